@@ -1,0 +1,43 @@
+# The two commands of the README: `make demo` (main job on built-in data) and `make test`.
+# Each creates .venv on first use from the pinned recipe (requirements.txt + constraints.txt).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export HF_HUB_OFFLINE ?= 1
+export PYTHONHASHSEED ?= 0
+
+.PHONY: setup test test-fast sync-check demo export clean-nbs bench
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt constraints.txt setup.py settings.ini
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q -r requirements.txt -c constraints.txt 2>&1 | grep -v "^WARNING: Location" || true
+	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e . 2>&1 | grep -v "^WARNING: Location" || true
+	$(BIN)/python -c "import torch, open_clip, nbdev, excel_nb, pydensecrf, sklearn, papermill"
+	touch $(STAMP)
+
+# notebooks stripped and library in sync: nbdev_clean and nbdev_export must change nothing
+sync-check: $(STAMP)
+	@before=$$(find nbs excel_nb -type f \( -name '*.ipynb' -o -name '*.py' \) | sort | xargs sha1sum); \
+	$(BIN)/nbdev_clean && $(BIN)/nbdev_export; \
+	after=$$(find nbs excel_nb -type f \( -name '*.ipynb' -o -name '*.py' \) | sort | xargs sha1sum); \
+	if [ "$$before" != "$$after" ]; then \
+	  echo "nbdev_clean/nbdev_export changed these files (notebooks unstripped or excel_nb/ out of sync):"; \
+	  diff <(echo "$$before") <(echo "$$after") | grep '^[<>]' | awk '{print $$3}' | sort -u; \
+	  echo "They are now fixed in the work tree: review and commit them."; exit 1; fi; \
+	echo "sync-check: notebooks stripped, excel_nb/ in sync"
+
+test: sync-check
+	$(BIN)/python -m pytest -n 2 tests
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -n 2 tests -k "not notebook"
+
+demo: $(STAMP)
+	$(BIN)/excel-nb demo
+
+bench: $(STAMP)
+	$(BIN)/excel-nb bench cams
