@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE ?= 1
 export PYTHONHASHSEED ?= 0
 
-.PHONY: setup test test-fast sync-check demo export clean-nbs bench
+.PHONY: setup test sync-check demo bench
 
 setup: $(STAMP)
 
@@ -30,11 +30,9 @@ sync-check: $(STAMP)
 	  echo "They are now fixed in the work tree: review and commit them."; exit 1; fi; \
 	echo "sync-check: notebooks stripped, excel_nb/ in sync"
 
+# two pytest workers with one thread each use the 2 cores better than one worker with two threads
 test: sync-check
-	$(BIN)/python -m pytest -n 2 tests
-
-test-fast: $(STAMP)
-	$(BIN)/python -m pytest -n 2 tests -k "not notebook"
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --durations=15 tests
 
 demo: $(STAMP)
 	$(BIN)/excel-nb demo
