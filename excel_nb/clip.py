@@ -19,8 +19,8 @@ from torch import Tensor, nn
 from .core import ExcelError, WeightsError, check_state_dict
 
 # %% auto #0
-__all__ = ['TINY_MODELS', 'register_model_configs', 'resize_pos_embed', 'load_state_dict_file', 'load_weights_strict',
-           'load_clip', 'load_visual_weights', 'build_clip_for_visual_sd', 'encode_text']
+__all__ = ['TINY_MODELS', 'LOCAL_TAGS', 'register_model_configs', 'resize_pos_embed', 'load_state_dict_file',
+           'load_weights_strict', 'load_clip', 'load_visual_weights', 'build_clip_for_visual_sd', 'encode_text']
 
 # %% ../nbs/02_clip.ipynb #b14d4eec
 def register_model_configs(path:str|Path|None=None, # folder of open_clip JSON configs; default: the package's
@@ -86,9 +86,11 @@ def load_weights_strict(module:nn.Module, # model (or tower) to fill
     own = module.state_dict()
     module.load_state_dict({k: v.to(own[k].dtype) for k, v in sd.items()}, strict=True)
 
-# %% ../nbs/02_clip.ipynb #f3d6f8d0
+# %% ../nbs/02_clip.ipynb #4259f122
 def _looks_like_path(s:str) -> bool:
     return os.sep in s or s.startswith('.') or Path(s).suffix in ('.pt', '.pth', '.bin', '.safetensors', '.ckpt')
+
+LOCAL_TAGS = {('excel-world-vit', 'world'): ('world', 'world_clip.safetensors')}  # (model, tag): package asset
 
 @contextlib.contextmanager
 def _quiet_open_clip():
@@ -105,6 +107,9 @@ def load_clip(model_name:str='ViT-B-16', # open_clip model name, e.g. 'ViT-B-16'
               seed:int|None=0, # seed for random initialisation (tests)
              ) -> nn.Module:
     "A frozen open_clip CLIP model in eval mode, fp32, with gradients off."
+    if pretrained is not None and (model_name, str(pretrained)) in LOCAL_TAGS:
+        from excel_nb.core import asset_path
+        pretrained = asset_path(*LOCAL_TAGS[model_name, str(pretrained)])
     if model_name not in open_clip.list_models():
         close = [m for m in open_clip.list_models() if model_name.lower().split('-')[0] in m.lower()][:8]
         raise ExcelError(f"unknown CLIP model name '{model_name}'. Some known names: {close or open_clip.list_models()[:8]}")

@@ -22,12 +22,12 @@ from .core import (COCO_CLASSES, VOC_CLASSES, DataError, ExcelError, MissingFile
                            load_json, save_json)
 
 # %% auto #0
-__all__ = ['IMAGE_EXTS', 'COCO_PREFIXES', 'COCO_CATEGORY_IDS', 'COCO_SPELLINGS', 'IMAGENET_MEAN', 'IMAGENET_STD', 'voc_palette',
-           'save_label_png', 'load_image', 'load_mask', 'mask_to_label', 'load_labels', 'SegDataset', 'sbd_list_dirs',
-           'build_train_aug', 'VOCDataset', 'coco_mask_name', 'COCODataset', 'FolderDataset', 'load_dataset',
-           'make_voc_tree', 'make_coco_annotations', 'coco_category_map', 'coco_to_voc', 'make_folder_dataset',
-           'normalize', 'preprocess', 'denormalize', 'augment_train', 'TrainDataset', 'check_dataset',
-           'cli_datacheck_args', 'cli_datacheck', 'cli_coco2voc_args', 'cli_coco2voc']
+__all__ = ['IMAGE_EXTS', 'COCO_PREFIXES', 'DATASET_KINDS', 'COCO_CATEGORY_IDS', 'COCO_SPELLINGS', 'IMAGENET_MEAN', 'IMAGENET_STD',
+           'voc_palette', 'save_label_png', 'load_image', 'load_mask', 'mask_to_label', 'load_labels', 'SegDataset',
+           'sbd_list_dirs', 'build_train_aug', 'VOCDataset', 'coco_mask_name', 'COCODataset', 'FolderDataset',
+           'load_dataset', 'make_voc_tree', 'make_coco_annotations', 'coco_category_map', 'coco_to_voc',
+           'make_folder_dataset', 'normalize', 'preprocess', 'denormalize', 'augment_train', 'TrainDataset',
+           'check_dataset', 'cli_datacheck_args', 'cli_datacheck', 'cli_coco2voc_args', 'cli_coco2voc']
 
 # %% ../nbs/01_data.ipynb #3ea5f30d
 def voc_palette(n:int=256, # number of colours (ids 0..n-1)
@@ -445,15 +445,21 @@ class FolderDataset(SegDataset):
         return self.files[n]
     def mask_path(self, i:int) -> Path: return self.mask_dir/f'{self.names[i]}.png'
 
-# %% ../nbs/01_data.ipynb #bd51afec
-def load_dataset(kind:str, # 'voc' | 'coco' | 'folder'
+# %% ../nbs/01_data.ipynb #53fa93b6
+DATASET_KINDS = ('voc', 'coco', 'folder', 'world')  # what every command's --dataset accepts
+
+def load_dataset(kind:str, # 'voc' | 'coco' | 'folder' | 'world' (the built-in world, `excel-nb world make`)
                  root:str|Path, # dataset root (see each class)
-                 split:str|None=None, # default 'train' (voc, coco) or 'all' (folder)
+                 split:str|None=None, # default 'train' (voc, coco, world) or 'all' (folder)
                  **kw) -> SegDataset:
     "Build a dataset by kind: `load_dataset('voc', '/data/VOC2012', 'val')`."
     kinds = {'voc': VOCDataset, 'coco': COCODataset, 'folder': FolderDataset}
-    if kind not in kinds: raise ExcelError(f'unknown dataset kind {kind!r}; use one of {sorted(kinds)}')
+    if kind not in DATASET_KINDS: raise ExcelError(f'unknown dataset kind {kind!r}; use one of {sorted(DATASET_KINDS)}')
     if split is None: split = 'all' if kind == 'folder' else 'train'
+    if kind == 'world':  # generated in the VOC layout by excel_nb.world (notebook 15_world)
+        from excel_nb.world import load_world_dataset
+        if kw: raise ExcelError(f'a world dataset takes no {", ".join(sorted(kw))} option: its labels come from its masks')
+        return load_world_dataset(root, split)
     return kinds[kind](root, split=split, **kw)
 
 # %% ../nbs/01_data.ipynb #78a5ed67
@@ -773,7 +779,7 @@ class TrainDataset(torch.utils.data.Dataset):
         if a['mask'] is not None: out['mask'] = torch.from_numpy(a['mask']).long()
         return out
 
-# %% ../nbs/01_data.ipynb #4345913b
+# %% ../nbs/01_data.ipynb #df7ea433
 def check_dataset(ds:SegDataset, # the dataset to scan
                   progress:bool=True, # tqdm progress bar
                  ) -> dict: # count, class_images (images per class), bad [(name, message)]
@@ -787,7 +793,7 @@ def check_dataset(ds:SegDataset, # the dataset to scan
 
 def cli_datacheck_args(p:argparse.ArgumentParser) -> None:
     "Options of `excel-nb datacheck`."
-    p.add_argument('--dataset', required=True, choices=['voc', 'coco', 'folder'], help='dataset layout')
+    p.add_argument('--dataset', required=True, choices=DATASET_KINDS, help='dataset layout')
     p.add_argument('--root', required=True, help='dataset root (VOC2012/, COCO/, or your folder)')
     p.add_argument('--split', default=None, help='split name (default: train; all for folder)')
     p.add_argument('--label-file', default=None, help='voc/coco: label file (.npy/.json/.csv)')
