@@ -190,15 +190,7 @@ def builtin_root(kind:str, # 'world' | 'fixture'
         return _generate_once(final, lambda p: make_voc_tree(p, n_train=6, n_val=4, n_test=2, seed=0)) / 'VOC2012'
     raise ExcelError(f'no built-in data of kind {kind!r}')
 
-# %% ../nbs/16_report.ipynb #3df4632b
-def _weights_fingerprint(model:nn.Module) -> str:
-    "Shapes and the first values of every tensor, hashed (cheap, identifies a set of weights)."
-    h = hashlib.sha1()
-    for k, v in model.state_dict().items():
-        h.update(k.encode()); h.update(str(tuple(v.shape)).encode())
-        h.update(v.detach().flatten()[:64].float().cpu().numpy().tobytes())
-    return h.hexdigest()[:16]
-
+# %% ../nbs/16_report.ipynb #c2afcd5a
 def _nan_to_none(o:Any) -> Any:
     "NaN and infinities to None, recursively (metrics.json is plain JSON)."
     if isinstance(o, float): return o if np.isfinite(o) else None
@@ -300,8 +292,9 @@ class ExperimentRun:
         f = Path(self.cfg.pretrained).expanduser() if self.cfg.pretrained else (
             asset_path('world', 'world_clip.safetensors') if self.cfg.model == 'world' else None)
         sha = hashlib.sha256(f.read_bytes()).hexdigest()[:12] if f is not None and f.is_file() else None
+        from excel_nb.clip import clip_fingerprint
         return {'model': self.model_name, 'weights': src, 'sha256': sha,
-                'fingerprint': _weights_fingerprint(self._clip) if self._clip is not None else None}
+                'fingerprint': clip_fingerprint(self._clip) if self._clip is not None else None}
 
     def pseudo_cfg(self, caa_thre:float=0.0, par_iters:int=20):
         "Pseudo-mask settings (spec 5); caa_thre 0 = the reference's (0.79 VOC, 0.88 COCO)."
