@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,22 +18,25 @@ import torch
 from torch import Tensor, nn
 
 from .cam import compute_cam
-from .core import ExcelError, Timer, device_description, get_device, git_commit, save_json
+from .core import (ExcelError, RunFolder, Timer, check_out_dir, code_fingerprint, default_threads, device_description,
+                           fraction, get_device, git_commit, nonneg_int, open_fraction, positive_float, positive_int,
+                           save_json, set_threads)
 from .data import DATASET_KINDS, SegDataset, denormalize, load_dataset, load_mask, preprocess, save_label_png
 from .metrics import ConfusionMatrix, save_metrics
 from .pseudo import PseudoCfg, make_pseudo_label
 from .svc import ExCELViT, SVCCfg
-from .tse import TSECfg, TextBank, background_words
+from .tse import TSECfg, TextBank, background_words, descriptions_hash
 
 # %% auto #0
-__all__ = ['KIND_DEFAULTS', 'ExCELCfg', 'ExCEL', 'predict_split', 'run_cams', 'add_model_args', 'parse_words',
-           'resolve_model_args', 'build_from_args', 'cli_cams_args', 'cli_cams']
+__all__ = ['DATASET_TYPES', 'KIND_DEFAULTS', 'NO_WEIGHTS', 'ExCELCfg', 'ExCEL', 'dataset_identity', 'predict_split', 'run_cams',
+           'add_model_args', 'add_resource_args', 'default_workers', 'parse_words', 'resolve_model_args',
+           'build_from_args', 'add_data_args', 'load_data_from_args', 'cli_cams_args', 'cli_cams']
 
 # %% ../nbs/08_cams.ipynb #2abb70e6
 @dataclass
 class ExCELCfg:
     model: str = 'ViT-B-16-quickgelu'  # open_clip model name (spec 2: OpenAI CLIP ViT-B/16, QuickGELU)
-    pretrained: str|None = None  # checkpoint path or open_clip tag ('openai'); None = random weights (tests only)
+    pretrained: str|None = None  # checkpoint path, open_clip tag ('openai'), 'random'; None = random (library default, tests)
     image_size: int = 320  # square inference size (spec 2)
     cam_mode: str = 'surgery'  # CAM formula (spec 4.4): 'surgery' (faithful) | 'cosine'
     par_input: str = 'normalized'  # image handed to PAR (spec 11.7): 'normalized' (reference eval) | 'unit' ([0, 1])
@@ -61,9 +65,13 @@ class ExCEL(nn.Module):
                  cfg:ExCELCfg|None=None):
         super().__init__()
         self.cfg = cfg or ExCELCfg()
+        src = getattr(clip, 'excel_weights', None)   # set by load_clip: the weights really loaded
+        if src is not None: self.cfg = dataclasses.replace(self.cfg, model=src['model'], pretrained=src['pretrained'])
         self.clip, self.n_fg = clip, n_fg
         self.vit = ExCELViT(clip.visual, self.cfg.svc)
         self.register_buffer('text', text.float(), persistent=False)
+        # where the text rows came from (ExCEL.build sets the sources; otherwise a hash of the rows themselves)
+        self.text_source = {'text_sha1': hashlib.sha1(text.detach().float().cpu().numpy().tobytes()).hexdigest()[:16]}
 
     @classmethod
     def build(cls, classes:list[str], # foreground class names
@@ -81,7 +89,17 @@ class ExCEL(nn.Module):
         clip = clip if clip is not None else load_clip(cfg.model, cfg.pretrained, dev)
         tok = cfg.model if not cfg.model.startswith('excel-') else None
         text = TextBank(clip, classes, bg_words, descriptions, cfg.tse, tokenizer=tok, cache_dir=cache_dir).build()
-        return cls(clip, text, len(classes), cfg).to(dev)
+        ex = cls(clip, text, len(classes), cfg).to(dev)
+        ex.text_source = {'classes': list(classes), 'bg_words': list(bg_words),
+                          'descriptions_sha1': None if descriptions is None else descriptions_hash(descriptions)}
+        return ex
+
+    def fingerprint(self) -> dict:
+        "What determines this model's outputs (for run records): settings, weights, text sources."
+        from excel_nb.clip import describe_weights
+        cfg = {k: v for k, v in self.cfg.to_dict().items() if k != 'pretrained'}  # the weights' fingerprint says it
+        w = describe_weights(self.clip)
+        return {'excel': cfg, 'weights': {k: w[k] for k in ('model', 'activation', 'fingerprint')}, 'text': self.text_source}
 
     @property
     def device(self) -> torch.device: return self.text.device
@@ -123,61 +141,92 @@ class ExCEL(nn.Module):
         return res
 
 # %% ../nbs/08_cams.ipynb #6e8fd145
+DATASET_TYPES = {'VOCDataset': 'voc', 'COCODataset': 'coco', 'FolderDataset': 'folder'}
+
+def dataset_identity(dataset:SegDataset, # the split a run reads
+                     **extra) -> dict: # recorded too (e.g. kind='world', label_file=...)
+    "What identifies a dataset split in run records: kind, root, split, the images' names, the labels."
+    ident = {'kind': getattr(dataset, 'kind', None) or DATASET_TYPES.get(type(dataset).__name__, type(dataset).__name__),
+             'root': str(Path(dataset.root).resolve()), 'split': dataset.split, 'n_images': len(dataset),
+             'classes': list(dataset.classes), 'names_sha1': hashlib.sha1('\n'.join(dataset.names).encode()).hexdigest()[:16],
+             'masks': dataset.has_masks, 'labels_sha1': None}
+    if dataset.labels is not None:
+        h = hashlib.sha1()
+        for n in dataset.names: h.update(n.encode()); h.update(np.asarray(dataset.labels[n], np.float32).tobytes())
+        ident['labels_sha1'] = h.hexdigest()[:16]
+    for k, v in extra.items():
+        if v is not None: ident[k] = str(Path(v).resolve()) if k.endswith('_file') else v
+    return ident
+
 def predict_split(dataset:SegDataset, # the split; its masks (when it has them) give the metrics
                   predict:Callable[[list[dict]], list[np.ndarray]], # dataset items -> H x W uint8 class-id masks
-                  pred_dir:str|Path, # one <name>.png per image
-                  out_dir:str|Path, # config.json, metrics.json (+ per_class.csv/md when the split has masks)
+                  pred_dir:str|Path, # one <name>.png per image; inside out_dir
+                  out_dir:str|Path, # the run folder: run.json, config.json, metrics.json (+ per_class.csv/md with masks)
                   config:dict, # config.json contents; its 'n_images' is set (in place when the key is there)
                   save:Callable[[np.ndarray, Path], Any]=save_label_png, # writes one mask file atomically
                   batch_size:int=8,
                   limit:int|None=None, # first `limit` images only
-                  resume:bool=True, # skip images whose PNG exists (they are re-read for the metrics)
+                  resume:bool=True, # keep finished masks (same fingerprint only); False: clear the folder's outputs first
                   progress:bool=True,
                   desc:str='masks', # progress bar label
                   device:torch.device|str|None=None, # recorded in metrics.json
                   timer:Timer|None=None, # stage timer (`predict` may add its own stages to it)
                   extra_meta:dict|None=None, # put first in metrics.json
+                  fingerprint:dict|None=None, # what determines the masks (RunFolder); default: `config` without n_images
+                  command:str='predict', # recorded in run.json
+                  workers:int=0, # DataLoader processes reading the images (0: this process)
                  ) -> dict: # metrics (when masks) and run facts (n_images, n_computed, seconds, ...)
-    "Resumable prediction over a split: one PNG per image, config.json, metrics.json."
+    "Resumable prediction over a split into a RunFolder: one PNG per image, config.json, metrics.json."
     from tqdm.auto import tqdm
     out_dir, pred_dir = Path(out_dir), Path(pred_dir)
-    pred_dir.mkdir(parents=True, exist_ok=True)
+    try: rel = pred_dir.relative_to(out_dir)
+    except ValueError: raise ExcelError(f'the mask folder {pred_dir} must lie inside the run folder {out_dir}') from None
+    if limit is not None and limit < 1: raise ExcelError(f'limit must be at least 1, got {limit}')
+    if batch_size < 1: raise ExcelError(f'batch_size must be at least 1, got {batch_size}')
     n = len(dataset) if limit is None else min(limit, len(dataset))
-    todo = [i for i in range(n) if not (resume and (pred_dir/f'{dataset.names[i]}.png').exists())]
+    fp = fingerprint if fingerprint is not None else {k: v for k, v in config.items() if k != 'n_images'}
+    outputs = [str(rel), 'config.json', 'metrics.json', 'per_class.csv', 'per_class.md']
     conf = ConfusionMatrix(dataset.n_classes + 1) if dataset.has_masks else None
     timer, t0 = timer or Timer(), time.time()
-    save_json({**config, 'n_images': n}, out_dir/'config.json')
-    bar = tqdm(total=n, desc=desc, disable=not progress, unit='img')
-    bar.update(n - len(todo))
-    for s in range(0, len(todo), batch_size):
-        idx = todo[s:s + batch_size]
-        with timer('load'): items = [dataset[i] for i in idx]
-        for it, p in zip(items, predict(items)):
-            with timer('save'): save(p, pred_dir/f"{it['name']}.png")
-            if conf is not None: conf.update(p, it['mask'])
-        bar.update(len(idx))
-    bar.close()
-    if conf is not None:  # masks of an earlier, interrupted run
-        for i in sorted(set(range(n)) - set(todo)):
-            conf.update(load_mask(pred_dir/f'{dataset.names[i]}.png', dataset.n_classes), dataset.get_mask(i))
-    result = conf.compute() if conf is not None else {}
-    meta = {**(extra_meta or {}), 'n_images': n, 'n_computed': len(todo), 'seconds': round(time.time() - t0, 2),
-            'seconds_per_stage': {k: round(timer.total(k), 3) for k in timer.times},
-            'device': device_description(device) if device is not None else None,
-            'git_commit': git_commit(Path(__file__).parent if '__file__' in globals() else '.')}
-    if conf is not None: save_metrics(result, out_dir, ['background'] + dataset.classes, extra=meta)
-    else: save_json(meta, out_dir/'metrics.json')
+    with RunFolder(out_dir, fp, command, 'resume' if resume else 'overwrite', outputs):
+        pred_dir.mkdir(parents=True, exist_ok=True)
+        todo = [i for i in range(n) if not (pred_dir/f'{dataset.names[i]}.png').exists()]
+        save_json({**config, 'n_images': n}, out_dir/'config.json')
+        loader = torch.utils.data.DataLoader(torch.utils.data.Subset(dataset, todo), batch_size=batch_size,
+                                             num_workers=workers, collate_fn=list)
+        bar = tqdm(total=n, desc=desc, disable=not progress, unit='img')
+        bar.update(n - len(todo))
+        batches = iter(loader)
+        for _ in range(len(loader)):
+            with timer('load'): items = next(batches)
+            for it, p in zip(items, predict(items)):
+                with timer('save'): save(p, pred_dir/f"{it['name']}.png")
+                if conf is not None: conf.update(p, it['mask'])
+            bar.update(len(items))
+        bar.close()
+        if conf is not None:  # masks of an earlier, interrupted run
+            for i in sorted(set(range(n)) - set(todo)):
+                conf.update(load_mask(pred_dir/f'{dataset.names[i]}.png', dataset.n_classes), dataset.get_mask(i))
+        result = conf.compute() if conf is not None else {}
+        meta = {**(extra_meta or {}), 'n_images': n, 'n_computed': len(todo), 'seconds': round(time.time() - t0, 2),
+                'seconds_per_stage': {k: round(timer.total(k), 3) for k in timer.times},
+                'device': device_description(device) if device is not None else None,
+                'git_commit': git_commit(Path(__file__).parent if '__file__' in globals() else '.')}
+        if conf is not None: save_metrics(result, out_dir, ['background'] + dataset.classes, extra=meta)
+        else: save_json(meta, out_dir/'metrics.json')
     return {**result, **meta}
 
 # %% ../nbs/08_cams.ipynb #e04bc78a
 def run_cams(dataset:SegDataset, # dataset with image-level labels
              excel:ExCEL,
-             out_dir:str|Path, # writes pseudo/<name>.png, metrics.json, per_class.csv/md, config.json
+             out_dir:str|Path, # writes pseudo/<name>.png, metrics.json, per_class.csv/md, config.json, run.json
              batch_size:int=8,
              limit:int|None=None, # first `limit` images only
-             resume:bool=True, # skip images whose PNG exists (they are re-read for the metrics)
+             resume:bool=True, # keep finished masks (same fingerprint only); False: recompute everything
              progress:bool=True,
              extra_config:dict|None=None, # recorded in config.json
+             data:dict|None=None, # more about the data for the records (kind, label_file)
+             workers:int=0, # DataLoader processes reading the images
             ) -> dict:
     "Pseudo masks for a split, with their quality against the ground truth when the split has masks."
     if not dataset.has_labels:
@@ -188,10 +237,14 @@ def run_cams(dataset:SegDataset, # dataset with image-level labels
         labels = torch.from_numpy(np.stack([it['label'] for it in items]))
         res = excel.pseudo_labels(imgs, labels, [it['image'].shape[:2] for it in items], timer)
         return [r['label'].cpu().numpy().astype(np.uint8) for r in res]
-    config = {'excel': excel.cfg.to_dict(), 'dataset': repr(dataset), 'n_images': None, **(extra_config or {})}
+    from excel_nb.clip import describe_weights
+    ident = dataset_identity(dataset, **(data or {}))
+    fp = {'command': 'cams', **excel.fingerprint(), 'data': ident, 'code': code_fingerprint()}
+    config = {'excel': excel.cfg.to_dict(), 'weights': describe_weights(excel.clip), 'text': excel.text_source,
+              'data': ident, 'dataset': repr(dataset), 'n_images': None, **(extra_config or {})}
     return predict_split(dataset, predict, Path(out_dir)/'pseudo', out_dir, config, save=save_label_png,
                          batch_size=batch_size, limit=limit, resume=resume, progress=progress, desc='pseudo masks',
-                         device=excel.device, timer=timer)
+                         device=excel.device, timer=timer, fingerprint=fp, command='cams', workers=workers)
 
 # %% ../nbs/08_cams.ipynb #2a1259e0
 def add_model_args(p:argparse.ArgumentParser) -> None:
@@ -199,23 +252,38 @@ def add_model_args(p:argparse.ArgumentParser) -> None:
     d = ExCELCfg()
     g = p.add_argument_group('model')
     g.add_argument('--model', default=None, help=f'open_clip model name (default {d.model}; excel-world-vit for the world)')
-    g.add_argument('--pretrained', default=None, help="CLIP checkpoint file or tag ('openai'; 'world' for excel-world-vit); "
-                   'omitted = random weights (only for testing), or the world CLIP for the world')
-    g.add_argument('--image-size', type=int, default=None, help=f'square input size (default {d.image_size}; 224 for the world)')
+    g.add_argument('--pretrained', default=None, help="CLIP weights: a checkpoint file, an open_clip tag ('openai'), "
+                   "'world' (excel-world-vit's shipped weights) or 'random' (random initialisation, for tests). "
+                   'Required, except for the world, whose own CLIP is the default')
+    g.add_argument('--image-size', type=positive_int, default=None, help=f'square input size (default {d.image_size}; 224 for the world)')
     g.add_argument('--device', default=None, help='cpu, cuda, cuda:1 (default: cuda if available)')
     g.add_argument('--descriptions', default=None, help="TSE descriptions: 'voc', 'coco', 'world' or a JSON file "
                    '(default: the dataset kind)')
     g.add_argument('--bg-words', default=None, help="background words: 'voc', 'coco', 'world', a text file (one per "
                    'line) or a comma-separated list (default: the dataset kind)')
     g.add_argument('--tse-mode', default=d.tse.mode, choices=['tse', 'template', 'desc_mean'])
-    g.add_argument('--B', type=int, default=None, help='attribute clusters (default 112 VOC, 224 COCO, 48 world)')
-    g.add_argument('--keep', type=float, default=d.tse.keep, help='kept fraction of clusters (default %(default)s)')
-    g.add_argument('--temperature', type=float, default=d.tse.temperature)
-    g.add_argument('--n-svc', type=int, default=d.svc.n_svc, help='SVC layers N_s (default %(default)s; 0 = vanilla)')
+    g.add_argument('--B', type=positive_int, default=None, help='attribute clusters (default 112 VOC, 224 COCO, 48 world)')
+    g.add_argument('--keep', type=fraction, default=d.tse.keep, help='kept fraction of clusters (default %(default)s)')
+    g.add_argument('--temperature', type=positive_float, default=d.tse.temperature)
+    g.add_argument('--n-svc', type=nonneg_int, default=d.svc.n_svc, help='SVC layers N_s (default %(default)s; 0 = vanilla)')
     g.add_argument('--cam-mode', default=d.cam_mode, choices=['surgery', 'cosine'])
-    g.add_argument('--caa-thre', type=float, default=None, help='CAA box threshold (default 0.79 VOC, 0.88 COCO)')
-    g.add_argument('--par-iters', type=int, default=d.pseudo.par_iters)
+    g.add_argument('--caa-thre', type=open_fraction, default=None, help='CAA box threshold (default 0.79 VOC, 0.88 COCO)')
+    g.add_argument('--par-iters', type=nonneg_int, default=d.pseudo.par_iters)
     g.add_argument('--cache-dir', default=str(Path.home()/'.cache'/'excel_nb'), help='TSE bank cache')
+
+def add_resource_args(p:argparse.ArgumentParser, workers:bool=True) -> None:
+    "--threads (and --workers): the machine's resources a compute command may use."
+    g = p.add_argument_group('resources')
+    g.add_argument('--threads', type=positive_int, default=None,
+                   help='CPU threads for torch (default: OMP_NUM_THREADS, else the cores this process may use)')
+    if workers:
+        g.add_argument('--workers', type=nonneg_int, default=None,
+                       help='DataLoader processes reading images (default: the cores this process may use, at most 8; '
+                            '0 = read them in the main process)')
+
+def default_workers() -> int:
+    "DataLoader workers a command uses unless told: the cores this process may use, at most 8."
+    return min(default_threads(), 8)
 
 def parse_words(spec:str) -> list[str]:
     "Background words from 'voc', 'coco', 'world', a text file (one per line) or a comma-separated list."
@@ -224,8 +292,10 @@ def parse_words(spec:str) -> list[str]:
         from excel_nb.world import WORLD_BACKGROUNDS
         return list(WORLD_BACKGROUNDS)
     p = Path(spec)
-    if p.is_file(): return [l.strip() for l in p.read_text().splitlines() if l.strip()]
-    return [w.strip() for w in spec.split(',') if w.strip()]
+    if p.is_file(): return [l.strip() for l in p.read_text(encoding='utf-8-sig').splitlines() if l.strip()]
+    words = [w.strip() for w in spec.split(',') if w.strip()]
+    if not words: raise ExcelError(f'--bg-words {spec!r} names no background words')
+    return words
 
 KIND_DEFAULTS = {  # dataset kind -> defaults of the model options left unset on the command line
     'voc': dict(B=112, caa_thre=0.79, descriptions='voc', bg_words='voc'),
@@ -235,13 +305,27 @@ KIND_DEFAULTS = {  # dataset kind -> defaults of the model options left unset on
                   pretrained='world', image_size=224),  # the world CLIP and the demo's settings (15_world, 15a_demo)
 }
 
+NO_WEIGHTS = ("no CLIP weights given: pass --pretrained with a checkpoint file (e.g. OpenAI's ViT-B-16.pt with "
+              "--model ViT-B-16-quickgelu) or an open_clip tag ('openai'), or --pretrained random to run with randomly "
+              'initialised weights (meaningless CAMs; for tests)')
+
 def resolve_model_args(args:argparse.Namespace, kind:str) -> argparse.Namespace:
-    "Fill the dataset kind's defaults into the model options left unset (in place; returns `args`)."
+    "Fill the dataset kind's defaults into the model options left unset (in place; returns `args`); checks them."
+    import open_clip
     d = ExCELCfg()
     kd = {'model': d.model, 'pretrained': None, 'image_size': d.image_size, **KIND_DEFAULTS.get(kind, KIND_DEFAULTS['voc'])}
     if kind == 'world' and args.model not in (None, 'excel-world-vit'): kd['pretrained'] = None  # no world weights for it
     for k, v in kd.items():
         if getattr(args, k, None) is None: setattr(args, k, v)
+    if args.pretrained is None: raise ExcelError(NO_WEIGHTS)
+    mc = open_clip.get_model_config(args.model)
+    if mc is None: raise ExcelError(f'unknown CLIP model name {args.model!r} (--model)')
+    v = mc.get('vision_cfg', {})
+    patch, layers = v.get('patch_size'), v.get('layers')
+    if patch and args.image_size < patch:
+        raise ExcelError(f'--image-size {args.image_size} is smaller than the patch size {patch} of {args.model}')
+    if isinstance(layers, int) and args.n_svc > layers:
+        raise ExcelError(f'--n-svc {args.n_svc} is more than the {layers} blocks of {args.model}')
     return args
 
 def build_from_args(args:argparse.Namespace, dataset:SegDataset, kind:str) -> ExCEL:
@@ -264,25 +348,37 @@ def build_from_args(args:argparse.Namespace, dataset:SegDataset, kind:str) -> Ex
         if missing: raise ExcelError(f'the descriptions have no entry for classes {missing[:5]}')
     return ExCEL.build(dataset.classes, parse_words(args.bg_words), desc, cfg, args.device, args.cache_dir)
 
-def cli_cams_args(p:argparse.ArgumentParser) -> None:
+def add_data_args(p:argparse.ArgumentParser, split_help:str) -> None:
+    "--dataset, --root, --split, --label-file: the split a command reads."
     p.add_argument('--dataset', default='voc', choices=DATASET_KINDS)
     p.add_argument('--root', required=True, help='dataset root (VOC2012 folder, COCO folder, your folder, a world)')
-    p.add_argument('--split', default=None, help='split (default train for voc/coco/world, all for folder)')
+    p.add_argument('--split', default=None, help=split_help)
     p.add_argument('--label-file', default=None, help='image-level labels (.npy/.json/.csv) instead of masks')
-    p.add_argument('--out', required=True, help='output folder')
-    p.add_argument('--batch-size', type=int, default=8)
-    p.add_argument('--limit', type=int, default=None, help='first N images only')
-    p.add_argument('--no-resume', action='store_true', help='recompute masks that already exist')
+
+def load_data_from_args(args:argparse.Namespace, split:str|None) -> SegDataset:
+    "The split named by --dataset/--root/--label-file (a folder dataset takes its labels file as `labels`)."
+    kw = {}
+    if args.label_file: kw = {'labels': args.label_file} if args.dataset == 'folder' else {'label_file': args.label_file}
+    return load_dataset(args.dataset, args.root, split, **kw)
+
+def cli_cams_args(p:argparse.ArgumentParser) -> None:
+    add_data_args(p, 'split (default train for voc/coco/world, all for folder)')
+    p.add_argument('--out', required=True, help='output folder (a run folder: see run.json)')
+    p.add_argument('--batch-size', type=positive_int, default=8)
+    p.add_argument('--limit', type=positive_int, default=None, help='first N images only')
+    p.add_argument('--no-resume', action='store_true', help='recompute everything (clears the folder\'s earlier outputs)')
     p.add_argument('--quiet', action='store_true', help='no progress bar')
     add_model_args(p)
+    add_resource_args(p)
 
 def cli_cams(args:argparse.Namespace) -> int:
-    kw = {'label_file': args.label_file} if args.label_file and args.dataset != 'folder' else {}
-    if args.dataset == 'folder' and args.label_file: kw = {'labels': args.label_file}
-    ds = load_dataset(args.dataset, args.root, args.split, **kw)
+    set_threads(args.threads)
+    check_out_dir(args.out)
+    ds = load_data_from_args(args, args.split)
     ex = build_from_args(args, ds, args.dataset)
     r = run_cams(ds, ex, args.out, args.batch_size, args.limit, not args.no_resume, not args.quiet,
-                 {'command': 'cams', 'args': vars(args)})
+                 {'command': 'cams', 'args': vars(args)}, data={'kind': args.dataset, 'label_file': args.label_file},
+                 workers=default_workers() if args.workers is None else args.workers)
     if 'mIoU' in r: print(f"pseudo-mask mIoU {r['mIoU']:.2f} over {r['n_images']} images -> {args.out}")
     else: print(f"{r['n_images']} pseudo masks -> {args.out} (no ground truth for this split)")
     return 0

@@ -9,10 +9,8 @@ import argparse
 import importlib
 import sys
 
-from .core import ExcelError
-
 # %% auto #0
-__all__ = ['COMMANDS', 'build_parser', 'main']
+__all__ = ['COMMANDS', 'build_parser', 'error_message', 'main']
 
 # %% ../nbs/99_cli.ipynb #3d49a440
 # name -> (module, one-line help); the module defines cli_<name>_args(parser) and cli_<name>(args)
@@ -40,28 +38,51 @@ def build_parser(argv:list[str]|None=None, # arguments, used to import only the 
     parser = argparse.ArgumentParser(prog='excel-nb', description='ExCEL (CVPR 2025) weakly supervised '
                                      'semantic segmentation workbook: CLIP dense knowledge to pseudo masks.')
     parser.add_argument('--version', action='version', version=f'excel_nb {__version__}')
+    parser.add_argument('--debug', action='store_true', help='show the full traceback of an error')
     sub = parser.add_subparsers(dest='command', metavar='COMMAND')
     chosen = next((a for a in (argv or []) if not a.startswith('-')), None)
     for name, (mod, help_) in COMMANDS.items():
         p = sub.add_parser(name, help=help_, description=help_)
         if name == chosen:
             getattr(importlib.import_module(mod), _func_name(name) + '_args')(p)
+            p.add_argument('--debug', action='store_true', default=argparse.SUPPRESS,
+                           help='show the full traceback of an error')
     return parser
 
+def error_message(e:BaseException) -> str|None:
+    "The one-line message a user sees for an expected error (bad input or environment); None for a bug."
+    from excel_nb.core import ExcelError
+    if isinstance(e, ExcelError):
+        msg = str(e)
+        if 'Original Traceback' in msg:   # raised in a DataLoader worker: torch put the worker's traceback in the text
+            last = [l for l in msg.splitlines() if l.strip()][-1].strip()
+            msg = last.split(': ', 1)[1] if last.startswith(type(e).__name__ + ':') or '.' in last.split(':', 1)[0] else last
+        return msg
+    if isinstance(e, MemoryError) or 'out of memory' in str(e).lower() or "can't allocate memory" in str(e).lower():
+        return (f'out of memory ({type(e).__name__}: {str(e).splitlines()[0][:160] if str(e) else "no details"}); '
+                'use a smaller --batch-size or --image-size, or fewer --workers')
+    if isinstance(e, OSError):   # disk full, permission denied, a path that is a file, ...
+        where = ' -> '.join(str(f) for f in (e.filename, e.filename2) if f) or 'file system'
+        return f'{where}: {e.strerror or e}'
+    return None
+
 def main(argv:list[str]|None=None) -> int:
-    "Entry point of the `excel-nb` console script."
+    "Entry point of the `excel-nb` console script: exit code 0 ok, 2 bad input or environment, 130 interrupted."
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser(argv)
     args = parser.parse_args(argv)
     if not args.command:
         parser.print_help()
         return 0
-    fn = getattr(importlib.import_module(COMMANDS[args.command][0]), _func_name(args.command))
+    debug = getattr(args, 'debug', False)
     try:
+        fn = getattr(importlib.import_module(COMMANDS[args.command][0]), _func_name(args.command))
         return int(fn(args) or 0)
-    except ExcelError as e:
-        print(f'excel-nb {args.command}: error: {e}', file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print(f'excel-nb {args.command}: interrupted', file=sys.stderr)
         return 130
+    except Exception as e:
+        msg = error_message(e)
+        if msg is None or debug: raise
+        print(f'excel-nb {args.command}: error: {msg}', file=sys.stderr)
+        return 2

@@ -9,6 +9,7 @@ import contextlib
 import logging
 import hashlib
 import os
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -20,9 +21,9 @@ from torch import Tensor, nn
 from .core import ExcelError, WeightsError, check_state_dict
 
 # %% auto #0
-__all__ = ['TINY_MODELS', 'LOCAL_TAGS', 'register_model_configs', 'resize_pos_embed', 'load_state_dict_file',
-           'load_weights_strict', 'load_clip', 'clip_fingerprint', 'load_visual_weights', 'build_clip_for_visual_sd',
-           'encode_text']
+__all__ = ['TINY_MODELS', 'OPENAI_KEYS', 'LOCAL_TAGS', 'RANDOM', 'register_model_configs', 'resize_pos_embed',
+           'load_state_dict_file', 'load_weights_strict', 'clip_activation', 'load_clip', 'describe_weights',
+           'clip_fingerprint', 'load_visual_weights', 'build_clip_for_visual_sd', 'encode_text']
 
 # %% ../nbs/02_clip.ipynb #b14d4eec
 def register_model_configs(path:str|Path|None=None, # folder of open_clip JSON configs; default: the package's
@@ -55,8 +56,11 @@ def _is_torchscript(path:Path) -> bool:
     if not zipfile.is_zipfile(path): return False
     with zipfile.ZipFile(path) as z: return any(n.endswith('constants.pkl') or '/code/' in n for n in z.namelist())
 
+OPENAI_KEYS = ('input_resolution', 'context_length', 'vocab_size')  # entries of OpenAI's CLIP files, not tensors of the model
+
 def load_state_dict_file(path:str|Path, # .pt / .pth / .bin (state dict or TorchScript) or .safetensors
-                        ) -> dict[str, Tensor]:
+                         with_layout:bool=False, # also return whether the file has OpenAI CLIP's own entries
+                        ) -> dict[str, Tensor]|tuple[dict[str, Tensor], bool]:
     "Read a CLIP checkpoint file into a plain state dict, with clear errors for missing or corrupt files."
     path = Path(path)
     if not path.exists():
@@ -65,8 +69,8 @@ def load_state_dict_file(path:str|Path, # .pt / .pth / .bin (state dict or Torch
     try:
         if path.suffix == '.safetensors':
             from safetensors.torch import load_file
-            return load_file(str(path))
-        if _is_torchscript(path):
+            sd = load_file(str(path))
+        elif _is_torchscript(path):
             sd = torch.jit.load(str(path), map_location='cpu').state_dict()
         else:
             sd = torch.load(path, map_location='cpu', weights_only=True)
@@ -76,8 +80,9 @@ def load_state_dict_file(path:str|Path, # .pt / .pth / .bin (state dict or Torch
     if not isinstance(sd, dict): raise WeightsError(f'{path} holds a {type(sd).__name__}, not a state dict')
     sd = {k.removeprefix('module.'): v for k, v in sd.items()}
     # OpenAI archives carry three hyper-parameters as entries; scripted modules also carry the text causal mask
-    drop = ('input_resolution', 'context_length', 'vocab_size', 'attn_mask')
-    return {k: v for k, v in sd.items() if k.split('.')[-1] not in drop}
+    openai = all(k in sd for k in OPENAI_KEYS)
+    sd = {k: v for k, v in sd.items() if k.split('.')[-1] not in OPENAI_KEYS + ('attn_mask',)}
+    return (sd, openai) if with_layout else sd
 
 def load_weights_strict(module:nn.Module, # model (or tower) to fill
                         sd:dict[str, Tensor], # state dict with the same names
@@ -93,6 +98,7 @@ def _looks_like_path(s:str) -> bool:
     return os.sep in s or s.startswith('.') or Path(s).suffix in ('.pt', '.pth', '.bin', '.safetensors', '.ckpt')
 
 LOCAL_TAGS = {('excel-world-vit', 'world'): ('world', 'world_clip.safetensors')}  # (model, tag): package asset
+RANDOM = 'random'  # the explicit name of randomly initialised weights (`--pretrained random`)
 
 @contextlib.contextmanager
 def _quiet_open_clip():
@@ -102,31 +108,56 @@ def _quiet_open_clip():
     try: yield
     finally: root.setLevel(level)
 
+def clip_activation(clip:nn.Module) -> str:
+    "The MLP activation of a CLIP model's blocks: 'quick_gelu' (OpenAI CLIP), 'gelu', or 'unknown'."
+    names = {type(m).__name__ for m in clip.modules()}
+    return 'quick_gelu' if 'QuickGELU' in names else 'gelu' if 'GELU' in names else 'unknown'
+
 def load_clip(model_name:str='ViT-B-16', # open_clip model name, e.g. 'ViT-B-16', 'ViT-B-16-quickgelu', 'excel-tiny-vit'
-              pretrained:str|Path|None=None, # None (random), a checkpoint path, or an open_clip tag ('openai')
+              pretrained:str|Path|None=None, # None or 'random' (random init), a checkpoint path, or a tag ('openai')
               device:str|torch.device='cpu',
-              quick_gelu:bool|None=None, # None: on for '-quickgelu' names, OpenAI TorchScript files and the 'openai' tag
+              quick_gelu:bool|None=None, # None: the name's; on for OpenAI TorchScript files, OpenAI-layout state dicts, 'openai'
               seed:int|None=0, # seed for random initialisation (tests)
              ) -> nn.Module:
-    "A frozen open_clip CLIP model in eval mode, fp32, with gradients off."
-    if pretrained is not None and (model_name, str(pretrained)) in LOCAL_TAGS:
+    "A frozen open_clip CLIP model in eval mode, fp32, with gradients off (warns when the activation is doubtful)."
+    source = {'model': model_name, 'pretrained': RANDOM if pretrained in (None, RANDOM) else str(pretrained)}
+    if str(pretrained) == RANDOM: pretrained = None
+    if pretrained is not None and _looks_like_path(str(pretrained)):   # a package asset given by its path: its tag
+        import excel_nb
+        for (m, tag), parts in LOCAL_TAGS.items():
+            if m == model_name and Path(pretrained).resolve() == Path(excel_nb.__file__).parent.joinpath('assets', *parts).resolve():
+                source['pretrained'] = tag
+    local = pretrained is not None and (model_name, str(pretrained)) in LOCAL_TAGS
+    if local:
         from excel_nb.core import asset_path
         pretrained = asset_path(*LOCAL_TAGS[model_name, str(pretrained)])
     if model_name not in open_clip.list_models():
         close = [m for m in open_clip.list_models() if model_name.lower().split('-')[0] in m.lower()][:8]
         raise ExcelError(f"unknown CLIP model name '{model_name}'. Some known names: {close or open_clip.list_models()[:8]}")
     path = Path(pretrained) if pretrained is not None and (isinstance(pretrained, Path) or _looks_like_path(str(pretrained))) else None
+    sd, openai_layout = load_state_dict_file(path, with_layout=True) if path is not None else (None, False)
+    name_quick = bool(open_clip.get_model_config(model_name).get('quick_gelu', False))
     if quick_gelu is None:
-        quick_gelu = (pretrained == 'openai') or (path is not None and path.exists() and _is_torchscript(path))
+        scripted = path is not None and _is_torchscript(path)   # OpenAI's original files are TorchScript archives
+        quick_gelu = (pretrained == 'openai') or openai_layout or scripted
+        if (openai_layout or scripted) and not name_quick:
+            warnings.warn(f"{path} is an OpenAI CLIP file, whose activation is QuickGELU: QuickGELU is switched on "
+                          f"for {model_name} (name the model '{model_name}-quickgelu' to say so)", stacklevel=2)
+        elif path is not None and not name_quick and not local:
+            warnings.warn(f'{path}: a state dict does not say which activation it was trained with; {model_name} uses '
+                          "plain GELU. ExCEL's CLIP (OpenAI ViT-B/16) uses QuickGELU: if these are OpenAI weights, use "
+                          f"'{model_name}-quickgelu'", stacklevel=2)
     if seed is not None: torch.manual_seed(seed)
     if pretrained is None or path is not None:
         with _quiet_open_clip():  # random init is asked for here: no 'no pretrained weights' warning
             model = open_clip.create_model(model_name, pretrained=None, force_quick_gelu=quick_gelu)
-        if path is not None: load_weights_strict(model, load_state_dict_file(path), f'checkpoint {path}')
+        if path is not None: load_weights_strict(model, sd, f'checkpoint {path}')
     else:
         tags = open_clip.list_pretrained_tags_by_model(model_name)
         if pretrained not in tags:
-            raise ExcelError(f"unknown pretrained tag '{pretrained}' for {model_name}; known tags: {tags}")
+            raise ExcelError(f"unknown pretrained tag '{pretrained}' for {model_name}; known tags: {tags}"
+                             + (f"; local tags: {[t for m, t in LOCAL_TAGS if m == model_name]}" if any(m == model_name for m, _ in LOCAL_TAGS) else '')
+                             + f"; or '{RANDOM}' for random weights")
         try:
             model = open_clip.create_model(model_name, pretrained=pretrained, force_quick_gelu=quick_gelu)
         except Exception as e:
@@ -135,7 +166,17 @@ def load_clip(model_name:str='ViT-B-16', # open_clip model name, e.g. 'ViT-B-16'
                 'On a machine with internet open_clip downloads and caches them (unset HF_HUB_OFFLINE). Offline, '
                 'download the checkpoint elsewhere and pass the file: --pretrained /path/to/ViT-B-16.pt '
                 '(OpenAI TorchScript .pt, state-dict .pt/.bin or .safetensors).') from None
+    model.excel_weights = source   # what was loaded, for records (describe_weights) and checkpoints
     return model.to(device).float().eval().requires_grad_(False)
+
+def describe_weights(clip:nn.Module, # a model from load_clip (others are described as 'unknown')
+                    ) -> dict:
+    "What a run's CLIP weights are, for records: model, source ('random', a file or tag), activation, fingerprint."
+    src = dict(getattr(clip, 'excel_weights', None) or {'model': 'unknown', 'pretrained': 'unknown'})
+    if (src['model'], src['pretrained']) in LOCAL_TAGS:
+        src['pretrained'] += f' (package asset {"/".join(LOCAL_TAGS[src["model"], src["pretrained"]])})'
+    return {**src, 'activation': clip_activation(clip), 'fingerprint': clip_fingerprint(clip)}
+
 
 # %% ../nbs/02_clip.ipynb #3f1c7429
 def clip_fingerprint(clip:nn.Module) -> str:

@@ -5,23 +5,29 @@
 # %% ../nbs/00_core.ipynb #d00debb5
 from __future__ import annotations
 
+import argparse
 import contextlib
+import hashlib
 import json
 import os
 import random
+import shutil
 import subprocess
 import tempfile
 import time
+import warnings
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['VOC_CLASSES', 'COCO_CLASSES', 'ExcelError', 'DataError', 'MissingFileError', 'WeightsError', 'seed_everything',
-           'atomic_write', 'save_json', 'load_json', 'check_state_dict', 'load_yaml', 'get_device', 'asset_path',
-           'git_commit', 'device_description', 'Timer']
+__all__ = ['VOC_CLASSES', 'COCO_CLASSES', 'RUN_FORMAT', 'RUN_MODES', 'positive_int', 'nonneg_int', 'positive_float', 'fraction',
+           'open_fraction', 'ExcelError', 'DataError', 'MissingFileError', 'WeightsError', 'seed_everything',
+           'atomic_write', 'save_json', 'load_json', 'code_fingerprint', 'fingerprint_diff', 'check_out_dir',
+           'RunFolder', 'check_state_dict', 'load_yaml', 'get_device', 'asset_path', 'git_commit', 'device_description',
+           'default_threads', 'set_threads', 'Timer']
 
 # %% ../nbs/00_core.ipynb #afcdb5bd
 class ExcelError(Exception):
@@ -104,6 +110,141 @@ def load_json(path:str|Path) -> Any:
     try: return json.loads(path.read_text(encoding='utf-8'))
     except json.JSONDecodeError as e: raise DataError(f'{path}: not valid JSON ({e})') from None
 
+# %% ../nbs/00_core.ipynb #53b3894a
+RUN_FORMAT = 'excel-nb-run/1'
+RUN_MODES = ('resume', 'overwrite', 'fresh', 'refresh')
+
+def code_fingerprint() -> str:
+    "sha1 (16 hex digits) of the excel_nb package's Python sources, nbdev cell markers left out: the code that computes."
+    import excel_nb
+    h = hashlib.sha1()
+    for p in sorted(Path(excel_nb.__file__).parent.glob('*.py')):
+        if p.name == '_modidx.py': continue
+        text = ''.join(l for l in p.read_text(encoding='utf-8').splitlines(True) if not l.startswith('# %% '))
+        h.update(p.name.encode()); h.update(text.encode())
+    return h.hexdigest()[:16]
+
+def fingerprint_diff(old:Any, new:Any, prefix:str='') -> list[str]:
+    "The differences between two JSON-like fingerprints, as 'dotted.key: old -> new' lines."
+    if isinstance(old, dict) and isinstance(new, dict):
+        out = []
+        for k in sorted(set(old) | set(new), key=str):
+            out += fingerprint_diff(old.get(k, '<absent>'), new.get(k, '<absent>'), f'{prefix}{k}.')
+        return out
+    if old == new: return []
+    short = lambda v: (repr(v) if len(repr(v)) <= 60 else repr(v)[:57] + '...')
+    return [f'{prefix[:-1] or "fingerprint"}: {short(old)} -> {short(new)}']
+
+def check_out_dir(path:str|Path, # an output folder to be (created and) written
+                  what:str='output folder') -> Path:
+    "Raise ExcelError unless `path` is a folder or can be created as one (checked without creating anything)."
+    path = Path(path).expanduser()
+    p = path
+    while not p.exists():
+        if p.is_symlink(): raise ExcelError(f'cannot create {what} {path}: {p} is a broken symbolic link')
+        p = p.parent
+    if not p.is_dir(): raise ExcelError(f'cannot create {what} {path}: {p} is a file, not a folder')
+    if not os.access(p, os.W_OK | os.X_OK): raise ExcelError(f'cannot write {what} {path}: no write permission in {p}')
+    return path
+
+class RunFolder:
+    "An output folder that records the fingerprint of what determines its outputs; refuses writers that differ."
+    def __init__(self, path:str|Path, # the output folder (created when missing)
+                 fingerprint:dict, # JSON-able: everything that determines the outputs
+                 command:str, # what writes it ('cams', 'infer', ...), for the record and messages
+                 mode:str='resume', # resume | overwrite (--no-resume) | fresh (refuse an earlier run) | refresh (resume or restart)
+                 outputs:Sequence[str]=(), # paths (relative) this kind of run writes: removed when starting over
+                 record:str='run.json', # name of the record file inside the folder
+                 hint:str='use another --out or --no-resume', # what to do about a refused folder
+                 warn_only:Sequence[str]=(), # top-level fingerprint keys whose change is recorded and warned about, not refused
+                ):
+        if mode not in RUN_MODES: raise ExcelError(f'run folder mode must be one of {RUN_MODES}, not {mode!r}')
+        self.path, self.command, self.mode, self.hint = Path(path).expanduser(), command, mode, hint
+        self.fingerprint = json.loads(json.dumps(fingerprint, default=_json_default))
+        self.outputs, self.record_path = [o for o in outputs], Path(path).expanduser()/record
+        self.lock_path = self.record_path.with_name(f'.{record}.lock')
+        self._lock, self.resumed, self.warn_only = None, False, tuple(warn_only)
+
+    def _acquire(self) -> None:
+        import fcntl
+        check_out_dir(self.path)
+        try: self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as e: raise ExcelError(f'cannot create output folder {self.path}: {e.strerror}') from None
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o666)
+        try: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            who = self.lock_path.read_text(errors='replace').strip() or 'another process'
+            raise ExcelError(f'{self.path} is being written by another excel-nb run ({who}); wait for it to finish '
+                             'or use another --out') from None
+        os.ftruncate(fd, 0); os.write(fd, f'{self.command}, pid {os.getpid()}'.encode())
+        self._lock = fd
+
+    def _release(self) -> None:
+        if self._lock is None: return
+        import fcntl
+        with contextlib.suppress(OSError): os.ftruncate(self._lock, 0)
+        fcntl.flock(self._lock, fcntl.LOCK_UN); os.close(self._lock); self._lock = None
+
+    def _remove_stale_parts(self) -> int:
+        "Remove temporary files of interrupted atomic writes in the record's folder and the outputs."
+        n, files = 0, list(self.record_path.parent.glob('.*.part'))   # beside the record: not recursive
+        for o in self.outputs:
+            p = self.path/o
+            files += p.rglob('.*.part') if p.is_dir() else p.parent.glob(f'.{p.name}.*.part')
+        for f in files:
+            with contextlib.suppress(FileNotFoundError): f.unlink(); n += 1
+        return n
+
+    def _clear_outputs(self) -> None:
+        for o in self.outputs:
+            p = self.path/o
+            if p.is_symlink() or p.is_file(): p.unlink()
+            elif p.is_dir(): shutil.rmtree(p)
+
+    def __enter__(self) -> RunFolder:
+        self._acquire()
+        try:
+            self.stale_parts = self._remove_stale_parts()
+            old = load_json(self.record_path) if self.record_path.exists() else None
+            if old is not None and (not isinstance(old, dict) or old.get('format') != RUN_FORMAT):
+                raise ExcelError(f'{self.record_path} is not an excel-nb run record; {self.hint}')
+            same = old is not None and old.get('fingerprint') == self.fingerprint
+            if old is not None and not same and self.warn_only:
+                strip = lambda f: {k: v for k, v in (f or {}).items() if k not in self.warn_only}
+                if strip(old.get('fingerprint')) == strip(self.fingerprint):
+                    diff = fingerprint_diff(old.get('fingerprint'), self.fingerprint)
+                    warnings.warn(f'{self.path}: continuing a run made with other {"/".join(self.warn_only)} '
+                                  f'({"; ".join(diff[:3])}); run.json records both', stacklevel=2)
+                    same = True
+            if old is not None and self.mode == 'fresh':
+                raise ExcelError(f'{self.path} already holds a {old.get("command")} run; {self.hint}')
+            if old is not None and not same and self.mode == 'resume':
+                diff = fingerprint_diff(old.get('fingerprint'), self.fingerprint)
+                raise ExcelError(f'{self.path} holds outputs made with other settings ({"; ".join(diff[:6])}'
+                                 f'{"; ..." if len(diff) > 6 else ""}); {self.hint}')
+            self.resumed = same and self.mode in ('resume', 'refresh')
+            if not self.resumed:
+                self._clear_outputs()
+                old = None
+            now = time.strftime('%Y-%m-%dT%H:%M:%S')
+            self.record = {'format': RUN_FORMAT, 'command': self.command, 'fingerprint': self.fingerprint,
+                           'created': (old or {}).get('created', now), 'status': 'running',
+                           'history': (old or {}).get('history', []) + [{'started': now, 'pid': os.getpid(),
+                               **{k: self.fingerprint.get(k) for k in self.warn_only}}]}
+            save_json(self.record, self.record_path)
+        except BaseException:
+            self._release(); raise
+        return self
+
+    def __exit__(self, et, e, tb) -> None:
+        try:
+            status = 'complete' if et is None else 'interrupted' if et is KeyboardInterrupt else 'failed'
+            self.record['status'] = status
+            self.record['history'][-1].update(ended=time.strftime('%Y-%m-%dT%H:%M:%S'), status=status)
+            with contextlib.suppress(OSError): save_json(self.record, self.record_path)
+        finally: self._release()
+
 # %% ../nbs/00_core.ipynb #0330511c
 def check_state_dict(module:torch.nn.Module, # the model the weights are meant for
                      sd:dict, # the state dict to check
@@ -169,6 +310,39 @@ def device_description(device:torch.device|str|None=None) -> str:
     if dev.type == 'cuda': return f'cuda:{torch.cuda.get_device_name(dev)}'
     import platform
     return f'cpu:{platform.processor() or platform.machine()} x{torch.get_num_threads()} threads'
+
+# %% ../nbs/00_core.ipynb #a49cf92b
+def default_threads() -> int:
+    "Threads a compute command uses unless told: OMP_NUM_THREADS when set, else the cores this process may run on."
+    env = os.environ.get('OMP_NUM_THREADS', '').strip()
+    if env.isdigit() and int(env) > 0: return int(env)
+    try: return len(os.sched_getaffinity(0))
+    except AttributeError: return os.cpu_count() or 1
+
+def set_threads(n:int|None=None, # intra-op threads; None or 0: default_threads()
+               ) -> int:
+    "Set torch's CPU threads for this process; returns the number set."
+    n = n or default_threads()
+    if n < 1: raise ExcelError(f'threads must be at least 1, got {n}')
+    torch.set_num_threads(n)
+    return n
+
+# %% ../nbs/00_core.ipynb #070e437c
+def _arg_type(name:str, cast, ok, need:str):
+    def parse(s:str):
+        try: v = cast(s)
+        except (TypeError, ValueError): raise argparse.ArgumentTypeError(f'{need}, got {s!r}') from None
+        if not ok(v): raise argparse.ArgumentTypeError(f'{need}, got {s!r}')
+        return v
+    parse.__name__ = name
+    return parse
+
+# argparse `type=` validators: a bad value is refused while the command line is read, before anything runs or is written
+positive_int = _arg_type('positive_int', int, lambda v: v >= 1, 'must be a whole number >= 1')
+nonneg_int = _arg_type('nonneg_int', int, lambda v: v >= 0, 'must be a whole number >= 0')
+positive_float = _arg_type('positive_float', float, lambda v: v > 0 and np.isfinite(v), 'must be a number > 0')
+fraction = _arg_type('fraction', float, lambda v: 0 < v <= 1, 'must be a number in (0, 1]')
+open_fraction = _arg_type('open_fraction', float, lambda v: 0 < v < 1, 'must be a number strictly between 0 and 1')
 
 # %% ../nbs/00_core.ipynb #76708468
 class Timer:

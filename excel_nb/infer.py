@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,10 +17,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
-from torch import Tensor
+from torch import Tensor, nn
 
-from .cams import ExCEL, predict_split
-from .core import DataError, ExcelError, MissingFileError, Timer, atomic_write, load_json
+from .cams import (ExCEL, add_data_args, add_resource_args, dataset_identity, default_workers, load_data_from_args,
+                           predict_split)
+from .core import (DataError, ExcelError, MissingFileError, Timer, atomic_write, check_out_dir, code_fingerprint,
+                           load_json, open_fraction, positive_int, set_threads)
 from .data import DATASET_KINDS, COCODataset, SegDataset, load_dataset, normalize, preprocess, save_label_png
 from .decoder import ExcelHead
 from .lvc import compute_relation
@@ -28,7 +31,8 @@ from .pseudo import make_pseudo_label
 # %% auto #0
 __all__ = ['upsample_logits', 'seg_logits', 'make_segmenter', 'MSCfg', 'ms_logits', 'logits_to_label', 'CRFCfg', 'crf_refine',
            'predict_masks', 'compute_flip_max', 'dynamic_cams_flip', 'lam_pseudo_labels', 'export_dir',
-           'save_index_png', 'save_prediction', 'run_infer', 'load_trained_model', 'cli_infer_args', 'cli_infer']
+           'save_index_png', 'save_prediction', 'head_fingerprint', 'run_infer', 'load_trained_model', 'check_classes',
+           'cli_infer_args', 'cli_infer']
 
 # %% ../nbs/12_infer.ipynb #5dbdb843
 def upsample_logits(logits:Tensor, # B x K x h x w
@@ -53,7 +57,7 @@ def make_segmenter(excel:ExCEL, head:ExcelHead) -> Callable[[Tensor], Tensor]:
     "A callable images → patch-grid logits for the multi-scale code; sets the head to eval mode."
     head.eval()
     def segment(images:Tensor) -> Tensor: return seg_logits(excel, head, images)
-    segment.device = excel.device
+    segment.device, segment.excel, segment.head = excel.device, excel, head   # (the run records name the model)
     return segment
 
 # %% ../nbs/12_infer.ipynb #3b8719eb
@@ -287,13 +291,11 @@ def _setting(mode:str, ms:MSCfg|None, crf:CRFCfg|None, relation:str, image_size:
     else: s.update(relation=relation, image_size=image_size)
     return json.loads(json.dumps(s))  # as it reads back from config.json (tuples become lists)
 
-def _check_setting(out_dir:Path, setting:dict) -> None:
-    p = out_dir/'config.json'
-    if not p.exists(): return
-    old = load_json(p).get('setting')
-    if old is not None and old != setting:
-        raise ExcelError(f'{out_dir} holds predictions made with other settings ({old}); use another --out '
-                         'or --no-resume to overwrite them')
+def head_fingerprint(head:nn.Module) -> str:
+    "sha1 (16 hex digits) of all the weights of a trained head: which checkpoint made a prediction."
+    h = hashlib.sha1()
+    for k, v in head.state_dict().items(): h.update(k.encode()); h.update(v.detach().float().cpu().numpy().tobytes())
+    return h.hexdigest()[:16]
 
 def run_infer(dataset:SegDataset,
               out_dir:str|Path, # run folder
@@ -306,9 +308,11 @@ def run_infer(dataset:SegDataset,
               fmt:str='auto', # seg export: 'voc' | 'coco' | 'auto' (COCO datasets → coco, others → voc)
               batch_size:int=4,
               limit:int|None=None, # first `limit` images only
-              resume:bool=True, # skip images whose PNG exists
+              resume:bool=True, # keep finished PNGs (same fingerprint only); False: recompute everything
               progress:bool=True,
               extra_config:dict|None=None, # recorded in config.json
+              data:dict|None=None, # more about the data for the records (kind, label_file)
+              workers:int=0, # DataLoader processes reading the images
              ) -> dict:
     "Predict and export a split, with mIoU against the ground truth when the split has masks."
     if mode not in ('seg', 'lam'): raise ExcelError(f"mode must be 'seg' or 'lam', not {mode!r}")
@@ -323,7 +327,13 @@ def run_infer(dataset:SegDataset,
     out_dir = Path(out_dir)
     pdir = export_dir(out_dir, fmt, dataset.split)
     setting = _setting(mode, ms, crf, relation, excel.cfg.image_size if excel is not None else None)
-    if resume: _check_setting(out_dir, setting)
+    ident = dataset_identity(dataset, **(data or {}))
+    fex, fhead = excel or getattr(segmenter, 'excel', None), head or getattr(segmenter, 'head', None)
+    if fex is None or fhead is None:
+        raise ExcelError('run_infer needs the ExCEL model and head (or a segmenter from make_segmenter) to record '
+                         'which model made the predictions')
+    fp = {'command': 'infer', 'setting': setting, 'format': fmt, 'data': ident, 'code': code_fingerprint(),
+          'model': fex.fingerprint(), 'head': head_fingerprint(fhead)}
     timer = Timer()
     def predict(items:list[dict]) -> list[np.ndarray]:
         raws = [it['image'] for it in items]
@@ -331,12 +341,14 @@ def run_infer(dataset:SegDataset,
         imgs = torch.stack([preprocess(r, excel.cfg.image_size) for r in raws])
         labels = torch.from_numpy(np.stack([it['label'] for it in items]))
         return lam_pseudo_labels(excel, head, imgs, labels, [r.shape[:2] for r in raws], relation, crf, raws, timer)
-    config = {'setting': setting, 'dataset': repr(dataset), 'n_images': None, 'export': str(pdir.relative_to(out_dir)),
-              **(extra_config or {})}
+    config = {'setting': setting, 'data': ident, 'dataset': repr(dataset), 'n_images': None,
+              'export': str(pdir.relative_to(out_dir)), 'head': fp['head'], **(extra_config or {})}
+    from excel_nb.clip import describe_weights
+    config.update(excel=fex.cfg.to_dict(), weights=describe_weights(fex.clip))
     return predict_split(dataset, predict, pdir, out_dir, config, save=lambda p, path: save_prediction(p, path, fmt),
                          batch_size=batch_size, limit=limit, resume=resume, progress=progress, desc=f'{mode} masks',
                          device=getattr(segmenter, 'device', None) if mode == 'seg' else excel.device, timer=timer,
-                         extra_meta={'setting': setting})
+                         extra_meta={'setting': setting}, fingerprint=fp, command='infer', workers=workers)
 
 # %% ../nbs/12_infer.ipynb #34413242
 def load_trained_model(path:str|Path, # training checkpoint (format excel-nb-ckpt/1)
@@ -352,12 +364,22 @@ def load_trained_model(path:str|Path, # training checkpoint (format excel-nb-ckp
     kw = {} if pretrained is None else {'pretrained': pretrained}
     return load_trained(path, device, **kw)
 
+def check_classes(trained:Sequence[str], # the classes a checkpoint was trained on (its config's 'classes')
+                  dataset:SegDataset, # the split it is about to be applied to
+                  checkpoint:str|Path) -> None:
+    "Refuse a checkpoint for a dataset with another class list: its text rows and classifier are per class, in order."
+    trained, have = list(trained), list(dataset.classes)
+    if trained == have: return
+    if sorted(trained) == sorted(have):
+        raise ExcelError(f'{checkpoint}: trained on the same {len(have)} classes as {dataset.root} but in another order '
+                         f'(first differences: {[(a, b) for a, b in zip(trained, have) if a != b][:3]}); class ids would be mixed up')
+    raise ExcelError(f'{checkpoint}: trained on {len(trained)} classes ({", ".join(trained[:4])}, ...), the dataset '
+                     f'{dataset.root} has {len(have)} ({", ".join(have[:4])}{", ..." if len(have) > 4 else ""}): a checkpoint '
+                     'only applies to the class list it was trained on')
+
 def cli_infer_args(p:argparse.ArgumentParser) -> None:
     p.add_argument('--checkpoint', required=True, help='training checkpoint (excel-nb train)')
-    p.add_argument('--dataset', default='voc', choices=DATASET_KINDS)
-    p.add_argument('--root', required=True, help='dataset root (VOC2012 folder, COCO folder, or your folder)')
-    p.add_argument('--split', default=None, help='split (default: val for seg, train for lam; all for folder)')
-    p.add_argument('--label-file', default=None, help='image-level labels (.npy/.json/.csv) for lam mode without masks')
+    add_data_args(p, 'split (default: val for seg, train for lam; all for folder)')
     p.add_argument('--mode', default='seg', choices=['seg', 'lam'],
                    help='seg: segmentation masks; lam: pseudo masks from the dynamic CAM with flip')
     p.add_argument('--ms', default=None, choices=['voc', 'coco', 'clean', 'none'],
@@ -366,36 +388,45 @@ def cli_infer_args(p:argparse.ArgumentParser) -> None:
     p.add_argument('--crf', action='store_true', help='DenseCRF post-processing (needs pydensecrf2)')
     p.add_argument('--relation', default='pair', choices=['pair', 'image', 'none'], help='lam: relation R variant')
     p.add_argument('--export', default='auto', choices=['auto', 'voc', 'coco'], help='seg: PNG format and folder')
-    p.add_argument('--out', required=True, help='output folder')
+    p.add_argument('--out', required=True, help='output folder (a run folder: see run.json)')
     p.add_argument('--device', default=None, help='cpu, cuda, cuda:1 (default: cuda if available)')
     p.add_argument('--pretrained', default=None, help='CLIP weights file, if not where the checkpoint recorded it')
-    p.add_argument('--caa-thre', type=float, default=None,
+    p.add_argument('--caa-thre', type=open_fraction, default=None,
                    help='lam: CAA box threshold (default: the checkpoint\'s; the reference infer_lam uses 0.79)')
-    p.add_argument('--batch-size', type=int, default=4)
-    p.add_argument('--limit', type=int, default=None, help='first N images only')
-    p.add_argument('--no-resume', action='store_true', help='recompute predictions that already exist')
+    p.add_argument('--batch-size', type=positive_int, default=4)
+    p.add_argument('--limit', type=positive_int, default=None, help='first N images only')
+    p.add_argument('--no-resume', action='store_true', help='recompute everything (clears the folder\'s earlier outputs)')
     p.add_argument('--quiet', action='store_true', help='no progress bar')
+    add_resource_args(p)
 
 def _parse_scales(spec:str) -> tuple[float, ...]:
-    try: return tuple(float(s) for s in spec.split(',') if s.strip())
+    try: scales = tuple(float(s) for s in spec.split(',') if s.strip())
     except ValueError: raise ExcelError(f'--scales must be comma-separated numbers, got {spec!r}') from None
+    if not scales or not all(0 < s <= 8 for s in scales):
+        raise ExcelError(f'--scales must be one or more numbers in (0, 8], got {spec!r}')
+    return scales
 
 def cli_infer(args:argparse.Namespace) -> int:
-    kw = {}
-    if args.label_file: kw = {'labels': args.label_file} if args.dataset == 'folder' else {'label_file': args.label_file}
+    set_threads(args.threads)
+    check_out_dir(args.out)
     split = args.split or ('all' if args.dataset == 'folder' else 'val' if args.mode == 'seg' else 'train')
+    scales = _parse_scales(args.scales) if args.scales else None
     if not Path(args.checkpoint).is_file(): raise MissingFileError(f'checkpoint not found: {args.checkpoint}')
-    ds = load_dataset(args.dataset, args.root, split, **kw)
-    excel, head, _ = load_trained_model(args.checkpoint, args.device, args.pretrained)
+    if args.crf: _import_densecrf()   # fail before the model is loaded when pydensecrf2 is missing
+    ds = load_data_from_args(args, split)
+    excel, head, ck = load_trained_model(args.checkpoint, args.device, args.pretrained)
+    check_classes(ck['classes'], ds, args.checkpoint)
     if args.caa_thre is not None: excel.cfg.pseudo.caa_thre = args.caa_thre
     over = {'base_size': excel.cfg.image_size}
-    if args.scales: over['scales'] = _parse_scales(args.scales)
+    if scales: over['scales'] = scales
     ms = MSCfg.preset(args.ms or ('coco' if args.dataset == 'coco' else 'voc'), **over)
     r = run_infer(ds, args.out, args.mode, segmenter=make_segmenter(excel, head) if args.mode == 'seg' else None,
                   excel=excel, head=head, ms=ms, crf=CRFCfg() if args.crf else None, relation=args.relation,
                   fmt=args.export, batch_size=args.batch_size, limit=args.limit, resume=not args.no_resume,
                   progress=not args.quiet,
-                  extra_config={'command': 'infer', 'args': vars(args), 'checkpoint': str(args.checkpoint)})
+                  extra_config={'command': 'infer', 'args': vars(args), 'checkpoint': str(args.checkpoint)},
+                  data={'kind': args.dataset, 'label_file': args.label_file},
+                  workers=default_workers() if args.workers is None else args.workers)
     what = 'segmentation' if args.mode == 'seg' else 'pseudo-mask'
     if 'mIoU' in r: print(f"{what} mIoU {r['mIoU']:.2f} over {r['n_images']} images -> {args.out}")
     else: print(f"{r['n_images']} {what} masks -> {args.out} (no ground truth for this split)")

@@ -26,10 +26,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .cams import ExCEL, ExCELCfg
+from .cams import ExCEL, ExCELCfg, add_data_args, add_resource_args, default_workers, load_data_from_args
 from .clip import clip_fingerprint
-from .core import (DataError, ExcelError, MissingFileError, Timer, WeightsError, atomic_write,
-                           check_state_dict, device_description, get_device, git_commit, load_yaml, save_json)
+from .core import (DataError, ExcelError, MissingFileError, RunFolder, Timer, WeightsError, atomic_write,
+                           check_out_dir, check_state_dict, code_fingerprint, device_description, get_device, git_commit,
+                           load_yaml, positive_int, save_json, set_threads)
 from .data import DATASET_KINDS, SegDataset, TrainDataset, denormalize, preprocess
 from .decoder import (DecoderCfg, ExcelHead, OptimCfg, build_optimizer, compute_aff_loss,
                               compute_aff_target, compute_seg_loss)
@@ -38,12 +39,13 @@ from .metrics import ConfusionMatrix
 from .pseudo import PseudoCfg, make_pseudo_label
 
 # %% auto #0
-__all__ = ['TRAIN_PRESETS', 'CKPT_FORMAT', 'CKPT_KEYS', 'RESUME_SAFE', 'LOG_FIELDS', 'TrainCfg', 'train_preset',
-           'apply_overrides', 'parse_sets', 'load_train_config', 'build_train_cfg', 'TrainOrder', 'make_train_loader',
-           'train_pseudo_labels', 'capture_svc_inputs', 'dynamic_tokens', 'shard_losses', 'train_step', 'build_head',
-           'get_rng_state', 'set_rng_state', 'save_checkpoint', 'load_checkpoint', 'evaluate_seg', 'names_hash',
-           'run_config', 'train', 'load_trained', 'init_distributed', 'cli_train_args', 'cli_train', 'train_main',
-           'bench_train', 'cli_bench_train_args', 'cli_bench_train']
+__all__ = ['TRAIN_PRESETS', 'SCHEDULE_FIELDS', 'CKPT_FORMAT', 'CKPT_KEYS', 'RESUME_SAFE', 'LOG_FIELDS', 'TRAIN_OUTPUTS',
+           'TrainCfg', 'scale_schedule', 'train_preset', 'apply_overrides', 'parse_sets', 'load_train_config',
+           'build_train_cfg', 'TrainOrder', 'make_train_loader', 'train_pseudo_labels', 'capture_svc_inputs',
+           'dynamic_tokens', 'shard_losses', 'train_step', 'build_head', 'get_rng_state', 'set_rng_state',
+           'save_checkpoint', 'load_checkpoint', 'evaluate_seg', 'names_hash', 'run_config', 'train_fingerprint',
+           'train', 'load_trained', 'init_distributed', 'cli_train_args', 'cli_train', 'train_main', 'bench_train',
+           'cli_bench_train_args', 'cli_bench_train']
 
 # %% ../nbs/11_train.ipynb #c191534e
 @dataclass
@@ -122,6 +124,20 @@ TRAIN_PRESETS = {
                       self_aff_from=800, eval_every=250, save_every=250),
 }
 
+SCHEDULE_FIELDS = ('dynamic_from', 'self_aff_from', 'warmup_iters', 'eval_every', 'save_every')  # iteration counts
+
+def scale_schedule(cfg:TrainCfg, # a recipe (e.g. a preset)
+                   iters:int, # the new number of iterations
+                  ) -> TrainCfg:
+    "The recipe shortened (or lengthened) to `iters`: every switch-on point and interval at the same fraction of the run."
+    if iters < 1: raise ExcelError(f'iters must be at least 1, got {iters}')
+    f = iters / cfg.iters
+    def sc(v:int|None, least:int) -> int|None:
+        if v is None or v == 0: return v      # off stays off (0 = at the end only / no warm-up)
+        return max(least, round(v * f))
+    return replace(cfg, iters=iters, dynamic_from=sc(cfg.dynamic_from, 0), self_aff_from=sc(cfg.self_aff_from, 0),
+                   warmup_iters=sc(cfg.warmup_iters, 1), eval_every=sc(cfg.eval_every, 1), save_every=sc(cfg.save_every, 1))
+
 def train_preset(name:str) -> TrainCfg:
     "A copy of a preset recipe ('voc', 'coco' or 'world')."
     if name not in TRAIN_PRESETS: raise ExcelError(f"unknown preset {name!r}; use one of {sorted(TRAIN_PRESETS)}")
@@ -193,13 +209,15 @@ def build_train_cfg(preset:str|None=None, # 'voc' | 'coco'; default: the config 
                     flags:Mapping[str, Any]|None=None, # explicit command-line values (None entries ignored)
                     sets:Sequence[str]=(), # ['key=value', ...]
                     default_preset:str='voc',
+                    iters:int|None=None, # `--iters`: scale the recipe's schedule to this length (scale_schedule)
                    ) -> TrainCfg:
-    "Preset, then config file, then explicit flags, then `--set` overrides; validated."
+    "Preset, then config file, then `--iters` (scaled schedule), then explicit flags, then `--set` overrides; validated."
     where = str(config) if config is not None and not isinstance(config, Mapping) else 'config'
     file_vals = dict(config) if isinstance(config, Mapping) else (load_train_config(config) if config else {})
     name = preset or file_vals.get('preset') or default_preset
     cfg = train_preset(name)
     cfg = apply_overrides(cfg, {k: v for k, v in file_vals.items() if k != 'preset'}, where)
+    if iters is not None: cfg = scale_schedule(cfg, iters)
     cfg = apply_overrides(cfg, {k: v for k, v in (flags or {}).items() if v is not None}, 'flag')
     cfg = apply_overrides(cfg, parse_sets(sets), '--set')
     return replace(cfg, preset=name).check()
@@ -587,6 +605,18 @@ def run_config(excel:ExCEL, head:ExcelHead, cfg:TrainCfg, dataset:SegDataset, me
         else: c[k] = v
     return json.loads(json.dumps(c, default=str))
 
+TRAIN_OUTPUTS = ('last.pt', 'final.pt', 'config.json', 'log.csv', 'val.csv', 'val.json', 'metrics.json', 'tb')
+
+def train_fingerprint(config:Mapping, # run_config output
+                     ) -> dict:
+    "What determines a training run's results (its RunFolder fingerprint): run_config without the resume-safe settings."
+    c = json.loads(json.dumps(config))
+    c['excel'] = {k: v for k, v in c['excel'].items() if k != 'pretrained'}   # the clip fingerprint names the weights
+    c['train'] = {k: v for k, v in c['train'].items() if k not in RESUME_SAFE}
+    c['dataset'] = {k: c['dataset'].get(k) for k in ('kind', 'split', 'names_sha1')}
+    keep = ('excel', 'adapter', 'decoder', 'train', 'classes', 'bg_words', 'descriptions', 'dataset', 'clip_fingerprint')
+    return {'command': 'train', **{k: c.get(k) for k in keep}, 'code': code_fingerprint()}
+
 def _check_resume(ckpt:Mapping, config:Mapping, path:Path) -> None:
     old = ckpt['config']
     diffs = [f'train.{k}: {old["train"].get(k)!r} -> {v!r}' for k, v in config['train'].items()
@@ -672,69 +702,73 @@ def train(excel:ExCEL, # frozen model (CLIP with SVC, text rows) on its device
         from torch.nn.parallel import DistributedDataParallel as DDP
         model = DDP(head, device_ids=[dev.index] if dev.type == 'cuda' else None)
     main = rank == 0
-    log = val_log = writer = None
-    if main:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        save_json({**config, 'resumed_from_iter': start if resume else None, 'amp': str(amp),
-                   'device': device_description(dev), 'git_commit': git_commit(Path(__file__).parent if '__file__' in globals() else '.')},
-                  out_dir/'config.json')
-        log = _CSVLog(out_dir/'log.csv', LOG_FIELDS, start if resume else None)
-        val_log = _CSVLog(out_dir/'val.csv', ['iter', 'mIoU', 'aAcc', 'mAcc', 'seconds'], start if resume else None)
-        if tensorboard:
-            try:
-                from torch.utils.tensorboard import SummaryWriter
-                writer = SummaryWriter(str(out_dir/'tb'), purge_step=start)
-            except ImportError: print('tensorboard is not installed: logging to CSV only', file=sys.stderr)
-    vhist = json.loads((out_dir/'val.json').read_text())['history'] if main and resume and (out_dir/'val.json').exists() else []
-    vhist = [v for v in vhist if v['iter'] <= start]
-    loader = make_train_loader(dataset, cfg, order, start, rank, world, pin_memory=dev.type == 'cuda')
-    bar = tqdm(total=cfg.iters, initial=start, disable=not (progress and main), desc='train', unit='it')
-    timer, t0, logs, done = Timer(), time.time(), {}, start
-    try:
-        for it, batch in zip(range(start, cfg.iters), loader):
-            logs = train_step(excel, head, opt, batch, it, cfg, shard_ids, model, world, amp_dtype, scaler, timer)
-            if world > 1:
-                import torch.distributed as dist
-                v = torch.tensor([logs['seg'], logs['aff'], logs['total']], dtype=torch.float64,
-                                 device=dev if dist.get_backend() == 'nccl' else 'cpu')
-                dist.all_reduce(v); v = (v / world).tolist()
-                logs.update(seg=v[0], aff=v[1], total=v[2])
-            done = it + 1
-            if main:
-                log.write({**logs, 'iter': done, 'seconds': round(time.time() - t0, 3)})
-                bar.update(1); bar.set_postfix(loss=f"{logs['total']:.4f}", lr=f"{logs['lr']:.2e}", refresh=False)
-                if writer is not None:
-                    for k in ('seg', 'aff', 'total', 'lr'): writer.add_scalar(f'train/{k}', logs[k], done)
-            if val_dataset is not None and ((cfg.eval_every and done % cfg.eval_every == 0) or done == cfg.iters):
-                tv = time.time()
-                res = evaluate_seg(excel, head, val_dataset, None, cfg.val_limit, cfg.val_batch_size, amp_dtype)
+    ckpts = [p for p in ('last.pt', 'final.pt') if (out_dir/p).exists()]
+    mode = 'resume' if resume is not None else 'fresh' if ckpts else 'overwrite'   # nothing to lose without a checkpoint
+    run = RunFolder(out_dir, train_fingerprint(config), 'train', mode, TRAIN_OUTPUTS, warn_only=('code',),
+                    hint='continue it with --resume or choose another --out') if main else contextlib.nullcontext()
+    with run:
+        log = val_log = writer = None
+        if main:
+            save_json({**config, 'resumed_from_iter': start if resume else None, 'amp': str(amp),
+                       'device': device_description(dev), 'git_commit': git_commit(Path(__file__).parent if '__file__' in globals() else '.')},
+                      out_dir/'config.json')
+            log = _CSVLog(out_dir/'log.csv', LOG_FIELDS, start if resume else None)
+            val_log = _CSVLog(out_dir/'val.csv', ['iter', 'mIoU', 'aAcc', 'mAcc', 'seconds'], start if resume else None)
+            if tensorboard:
+                try:
+                    from torch.utils.tensorboard import SummaryWriter
+                    writer = SummaryWriter(str(out_dir/'tb'), purge_step=start)
+                except ImportError: print('tensorboard is not installed: logging to CSV only', file=sys.stderr)
+        vhist = json.loads((out_dir/'val.json').read_text())['history'] if main and resume and (out_dir/'val.json').exists() else []
+        vhist = [v for v in vhist if v['iter'] <= start]
+        loader = make_train_loader(dataset, cfg, order, start, rank, world, pin_memory=dev.type == 'cuda')
+        bar = tqdm(total=cfg.iters, initial=start, disable=not (progress and main), desc='train', unit='it')
+        timer, t0, logs, done = Timer(), time.time(), {}, start
+        try:
+            for it, batch in zip(range(start, cfg.iters), loader):
+                logs = train_step(excel, head, opt, batch, it, cfg, shard_ids, model, world, amp_dtype, scaler, timer)
+                if world > 1:
+                    import torch.distributed as dist
+                    v = torch.tensor([logs['seg'], logs['aff'], logs['total']], dtype=torch.float64,
+                                     device=dev if dist.get_backend() == 'nccl' else 'cpu')
+                    dist.all_reduce(v); v = (v / world).tolist()
+                    logs.update(seg=v[0], aff=v[1], total=v[2])
+                done = it + 1
                 if main:
-                    row = {'iter': done, 'mIoU': res['mIoU'], 'aAcc': res['aAcc'], 'mAcc': res['mAcc'],
-                           'seconds': round(time.time() - tv, 2)}
-                    val_log.write(row)
-                    vhist.append({**row, 'IoU': res['IoU']})
-                    save_json({'history': vhist, 'classes': ['background'] + list(dataset.classes)}, out_dir/'val.json')
-                    if writer is not None: writer.add_scalar('val/mIoU', res['mIoU'], done)
-                    if progress: bar.write(f"iter {done}: val mIoU {res['mIoU']:.2f}")
-            if main and ((cfg.save_every and done % cfg.save_every == 0) or done == cfg.iters):
-                save_checkpoint(out_dir/'last.pt', head, opt, done, config,
-                                {**order.state(done), 'names_sha1': names_hash(dataset.names)}, excel.text, scaler)
-            if on_step is not None: on_step(done, logs)
-    finally:
-        bar.close()
-        for l in (log, val_log):
-            if l is not None: l.close()
-        if writer is not None: writer.close()
-    secs = time.time() - t0
-    summary = {'iters': done, 'started_at': start, 'seconds': round(secs, 2),
-               'it_per_s': round((done - start) / secs, 4) if secs > 0 else None,
-               'seconds_per_stage': {k: round(timer.total(k), 3) for k in timer.times},
-               'last': {k: logs.get(k) for k in ('seg', 'aff', 'total', 'lr')}, 'val': vhist[-1] if vhist else None,
-               'world_size': world, 'device': device_description(dev)}
-    if main and done == cfg.iters:
-        save_checkpoint(out_dir/'final.pt', head, opt, done, config,
-                        {**order.state(done), 'names_sha1': names_hash(dataset.names)}, excel.text, scaler)
-        save_json(summary, out_dir/'metrics.json')
+                    log.write({**logs, 'iter': done, 'seconds': round(time.time() - t0, 3)})
+                    bar.update(1); bar.set_postfix(loss=f"{logs['total']:.4f}", lr=f"{logs['lr']:.2e}", refresh=False)
+                    if writer is not None:
+                        for k in ('seg', 'aff', 'total', 'lr'): writer.add_scalar(f'train/{k}', logs[k], done)
+                if val_dataset is not None and ((cfg.eval_every and done % cfg.eval_every == 0) or done == cfg.iters):
+                    tv = time.time()
+                    res = evaluate_seg(excel, head, val_dataset, None, cfg.val_limit, cfg.val_batch_size, amp_dtype)
+                    if main:
+                        row = {'iter': done, 'mIoU': res['mIoU'], 'aAcc': res['aAcc'], 'mAcc': res['mAcc'],
+                               'seconds': round(time.time() - tv, 2)}
+                        val_log.write(row)
+                        vhist.append({**row, 'IoU': res['IoU']})
+                        save_json({'history': vhist, 'classes': ['background'] + list(dataset.classes)}, out_dir/'val.json')
+                        if writer is not None: writer.add_scalar('val/mIoU', res['mIoU'], done)
+                        if progress: bar.write(f"iter {done}: val mIoU {res['mIoU']:.2f}")
+                if main and ((cfg.save_every and done % cfg.save_every == 0) or done == cfg.iters):
+                    save_checkpoint(out_dir/'last.pt', head, opt, done, config,
+                                    {**order.state(done), 'names_sha1': names_hash(dataset.names)}, excel.text, scaler)
+                if on_step is not None: on_step(done, logs)
+        finally:
+            bar.close()
+            for l in (log, val_log):
+                if l is not None: l.close()
+            if writer is not None: writer.close()
+        secs = time.time() - t0
+        summary = {'iters': done, 'started_at': start, 'seconds': round(secs, 2),
+                   'it_per_s': round((done - start) / secs, 4) if secs > 0 else None,
+                   'seconds_per_stage': {k: round(timer.total(k), 3) for k in timer.times},
+                   'last': {k: logs.get(k) for k in ('seg', 'aff', 'total', 'lr')}, 'val': vhist[-1] if vhist else None,
+                   'world_size': world, 'device': device_description(dev)}
+        if main and done == cfg.iters:
+            save_checkpoint(out_dir/'final.pt', head, opt, done, config,
+                            {**order.state(done), 'names_sha1': names_hash(dataset.names)}, excel.text, scaler)
+            save_json(summary, out_dir/'metrics.json')
     return summary
 
 # %% ../nbs/11_train.ipynb #4a62e2dc
@@ -787,27 +821,31 @@ def init_distributed(device:str|None=None) -> tuple[int, int, torch.device]:
         return dist.get_rank(), dist.get_world_size(), torch.device('cuda', local)
     return dist.get_rank(), dist.get_world_size(), torch.device('cpu')
 
-_OWN_FLAGS = ('preset', 'caa_thre')   # handled by --preset and the model option --caa-thre
+_OWN_FLAGS = ('preset', 'caa_thre', 'iters', 'num_workers')   # --preset, the model's --caa-thre, --iters, --workers
 
 def cli_train_args(p:argparse.ArgumentParser) -> None:
     from excel_nb.cams import add_model_args
     p.add_argument('--preset', default=None, choices=sorted(TRAIN_PRESETS),
                    help='recipe (default: the config file\'s preset, else the dataset kind)')
     p.add_argument('--config', default=None, help='YAML/JSON file of training settings (TrainCfg fields)')
+    p.add_argument('--iters', type=positive_int, default=None,
+                   help="train for N iterations with the recipe's schedule scaled to N (switch-on points, warm-up and "
+                        'intervals at the same fractions); `--set iters=N` changes the number alone')
     p.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
-                   help='override a training setting; repeatable; the value is read as YAML (e.g. --set iters=500)')
+                   help='override a training setting, raw; repeatable; the value is read as YAML (e.g. --set w_aff=0.2)')
     g = p.add_argument_group('data')
     g.add_argument('--dataset', default='voc', choices=DATASET_KINDS)
     g.add_argument('--root', required=True, help='dataset root (VOC2012 folder, COCO folder, your folder, a world)')
     g.add_argument('--label-file', default=None, help='image-level labels (.npy/.json/.csv) instead of masks')
     g = p.add_argument_group('run')
-    g.add_argument('--out', required=True, help='run folder (logs, checkpoints, validation)')
+    g.add_argument('--out', required=True, help='run folder (logs, checkpoints, validation; see run.json)')
     g.add_argument('--resume', nargs='?', const='last', default=None,
                    help='continue the run in --out (or from the given checkpoint)')
     g.add_argument('--amp', default='none', choices=['bf16', 'fp16', 'none'], help='mixed-precision autocast (for GPUs; honoured on CPU too, where it is slower)')
     g.add_argument('--quiet', action='store_true', help='no progress bar')
     g.add_argument('--tensorboard', action='store_true', help='also write TensorBoard scalars (if installed)')
     add_model_args(p)
+    add_resource_args(p)
     t = p.add_argument_group('training settings (default: the preset)')
     for f in fields(TrainCfg):
         flag = '--' + f.name.replace('_', '-')
@@ -825,17 +863,18 @@ def _train_meta(args:argparse.Namespace, ds:SegDataset) -> dict:
 def cli_train(args:argparse.Namespace) -> int:
     from excel_nb.cams import build_from_args
     from excel_nb.data import load_dataset
+    set_threads(args.threads)
+    check_out_dir(args.out)
     rank, world, dev = init_distributed(args.device)
     try:
         flags = {k[3:]: v for k, v in vars(args).items() if k.startswith('tc_') and v is not None}
         if args.caa_thre is not None: flags['caa_thre'] = args.caa_thre
+        if args.workers is not None: flags['num_workers'] = args.workers
         default = args.dataset if args.dataset in ('coco', 'world') else 'voc'   # the dataset kind's recipe
-        cfg = build_train_cfg(args.preset, args.config, flags, args.set, default)
+        cfg = build_train_cfg(args.preset, args.config, flags, args.set, default, args.iters)
         if args.dataset == 'folder' and 'split' not in flags and 'split' not in parse_sets(args.set):
             cfg = replace(cfg, split='all', val_split=None)       # a folder dataset has no VOC split names
-        kw = {'label_file': args.label_file} if args.label_file and args.dataset != 'folder' else {}
-        if args.dataset == 'folder' and args.label_file: kw = {'labels': args.label_file}
-        ds = load_dataset(args.dataset, args.root, cfg.split, **kw)
+        ds = load_data_from_args(args, cfg.split)
         vds = load_dataset(args.dataset, args.root, cfg.val_split) if cfg.val_split else None
         args.caa_thre, args.device = cfg.caa_thre, str(dev)
         excel = build_from_args(args, ds, args.dataset)
@@ -859,9 +898,12 @@ def train_main(argv:Sequence[str]|None=None) -> int:
     p = argparse.ArgumentParser(prog='excel-nb train', description='single-stage ExCEL training')
     cli_train_args(p)
     args = p.parse_args(list(sys.argv[1:] if argv is None else argv))
+    from excel_nb.cli import error_message
     try: return cli_train(args)
-    except ExcelError as e:
-        print(f'excel-nb train: error: {e}', file=sys.stderr)
+    except Exception as e:
+        msg = error_message(e)
+        if msg is None: raise
+        print(f'excel-nb train: error: {msg}', file=sys.stderr)
         return 2
 
 # %% ../nbs/11_train.ipynb #b0ab6712
