@@ -26,15 +26,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from .core import (COCO_CLASSES, VOC_CLASSES, DataError, ExcelError, MissingFileError, atomic_write,
-                           device_description, get_device, git_commit, load_json, load_yaml, save_json,
-                           seed_everything)
+from .core import (COCO_CLASSES, VOC_CLASSES, DataError, ExcelError, MissingFileError, RunFolder, atomic_write,
+                           code_fingerprint, device_description, get_device, git_commit, load_json, load_yaml,
+                           positive_int, save_json, seed_everything)
 
 # %% auto #0
 __all__ = ['PSEUDO', 'CAM', 'SEG_SS', 'SEG_MS', 'SEG_CRF', 'TABLES', 'DATA_KINDS', 'SMOKE_IMAGES', 'SMOKE_WORLD', 'FULL_WORLD',
            'RESERVED', 'UNNAMED', 'PaperNumber', 'TableSpec', 'paper_number', 'find_repo_root', 'package_repo_root',
-           'reports_root', 'cache_root', 'check', 'RunCfg', 'builtin_root', 'ExperimentRun', 'start_run',
-           'merge_params', 'parse_overrides', 'expand_grid', 'GridPoint', 'resolve_layers', 'grid_points',
+           'reports_root', 'cache_root', 'check', 'RunCfg', 'builtin_root', 'ExperimentRun', 'run_fingerprint',
+           'start_run', 'merge_params', 'parse_overrides', 'expand_grid', 'GridPoint', 'resolve_layers', 'grid_points',
            'collect_records', 'summarise_records', 'render_markdown', 'plot_table', 'write_table', 'find_template',
            'template_parameters', 'run_table', 'cli_report_args', 'cli_report']
 
@@ -339,25 +339,21 @@ class ExperimentRun:
                 seed:int=0, # training seed
                 **excel_kw) -> tuple:
         "(ExCEL, head) of a trained model: loaded from `checkpoint`, or trained into <run>/train-seed<seed>/ (resumable)."
-        from excel_nb.train import build_head, load_trained, train, train_preset
+        from excel_nb.train import build_head, load_trained, scale_schedule, train, train_preset
         if checkpoint:
             path = Path(checkpoint.format(seed=seed)).expanduser()
             self.notes.append(f'trained model (seed {seed}) loaded from {path}')
             ex, head, _ = load_trained(path, self.device, clip=self.clip())
             return ex, head
-        preset = train_preset('coco' if self.ref == 'coco' else 'voc')
+        preset = train_preset(self.kind if self.kind in ('coco', 'world') else 'voc')
         if self.smoke:
             cfg = dataclasses.replace(preset, iters=2, batch_size=2, crop_size=self.image_size, warmup_iters=1,
                                       embed_dim=32, decoder_layers=1, decoder_heads=4, dynamic_from=1,
                                       self_aff_from=None, eval_every=0, val_split=None, save_every=2, num_workers=0,
                                       seed=seed)
-        else:  # the preset's switch iterations scaled to the number of iterations
-            n = iters or preset.iters
-            sc = n / preset.iters
-            cfg = dataclasses.replace(preset, iters=n, crop_size=self.image_size, seed=seed, eval_every=0,
-                                      val_split=None, save_every=min(preset.save_every, n),
-                                      dynamic_from=round(preset.dynamic_from * sc), warmup_iters=min(preset.warmup_iters, n),
-                                      self_aff_from=None if preset.self_aff_from is None else round(preset.self_aff_from * sc),
+        else:  # the preset's switch-on points scaled to the number of iterations (as `excel-nb train --iters`)
+            cfg = dataclasses.replace(scale_schedule(preset, iters or preset.iters), crop_size=self.image_size, seed=seed,
+                                      eval_every=0, val_split=None,
                                       num_workers=0 if self.device.type == 'cpu' else preset.num_workers)
         tdir = self.out_dir/f'train-seed{seed}'
         if (tdir/'config.json').exists():  # a training run of an earlier execution of this grid point
@@ -429,12 +425,17 @@ class ExperimentRun:
         m = _nan_to_none(m)
         save_json(m, self.out_dir/'metrics.json')
         torch.set_num_threads(self._threads)
+        if getattr(self, 'folder', None) is not None: self.folder.__exit__(None, None, None)
         return m
 
     def table(self):
         "The recorded numbers as a DataFrame (for the template's own display)."
         import pandas as pd
         return pd.DataFrame(self.records)[['row', 'metric', 'value', 'seed', 'split']]
+
+def run_fingerprint(table:str, params:Mapping[str, Any]) -> dict:
+    "What determines a template run's numbers: the table, its parameters (not the output folder), the code."
+    return {'table': table, 'params': {k: v for k, v in params.items() if k != 'out_dir'}, 'code': code_fingerprint()}
 
 def start_run(table:str, # table name (TABLES)
               common:Mapping[str, Any], # the RunCfg parameters of the template
@@ -447,10 +448,12 @@ def start_run(table:str, # table name (TABLES)
         base = (root or Path.cwd())/'reports'/'runs'/table
         out = base/('smoke-default' if cfg.smoke else 'manual-' + datetime.datetime.now().strftime('%Y%m%d-%H%M%S'))
         if cfg.smoke and out.is_dir(): shutil.rmtree(out)  # the default smoke folder is scratch: start clean
-    out.mkdir(parents=True, exist_ok=True)
-    if (out/'metrics.json').exists(): (out/'metrics.json').unlink()  # a re-run: the old numbers are stale
     params = {**dataclasses.asdict(cfg), **specific}
+    # a run folder (notebook 00_core): locked while the template runs; a re-run replaces the old numbers
+    folder = RunFolder(out, run_fingerprint(table, params), f'report {table}', 'overwrite', ['config.json', 'metrics.json'])
+    folder.__enter__()
     run = ExperimentRun(cfg, params, out)
+    run.folder = folder
     save_json({'table': table, 'params': params, 'started': datetime.datetime.now().isoformat(timespec='seconds'),
                'git_commit': git_commit(root or '.')}, out/'config.json')
     seed_everything(0)
@@ -758,6 +761,12 @@ def run_table(table:str, # a name of TABLES
             diff = _same_params(old, p.params)
             if diff: raise ExcelError(f'{out} holds a finished run with other parameters ({"; ".join(diff)}); '
                                       'use --force to re-run it or change the run name')
+            rec = load_json(out/'run.json') if (out/'run.json').exists() else None
+            if rec is None or rec.get('fingerprint', {}).get('code') != code_fingerprint():
+                why = ('has no run record (made before excel-nb kept them)' if rec is None else
+                       f"was made by other excel_nb code ({rec.get('fingerprint', {}).get('code')}, now {code_fingerprint()})")
+                raise ExcelError(f'{out} holds a finished run that {why}: its numbers may not be what this code gives; '
+                                 'use --force to re-run it')
             skipped.append(p.name); done.append(out); continue
         if build_only: continue
         log(f'[{i + 1}/{len(points)}] {table}: {p.name}')
@@ -799,9 +808,13 @@ def cli_report_args(p:argparse.ArgumentParser) -> None:
     p.add_argument('--reports', default=None, help='reports folder (default: <repo>/reports)')
     p.add_argument('--template', default=None, help='template notebook (default: nbs/<table>.ipynb)')
     p.add_argument('--kernel', default='python3', help='Jupyter kernel for the runs (default %(default)s)')
+    p.add_argument('--threads', type=positive_int, default=None,
+                   help="torch CPU threads of each run (the runs' `threads` parameter; default: theirs, 1 on a CPU)")
 
 def cli_report(args:argparse.Namespace) -> int:
-    res = run_table(args.table, args.params, parse_overrides(args.overrides), args.reports, args.force,
+    over = parse_overrides(args.overrides)
+    if args.threads is not None: over['threads'] = args.threads
+    res = run_table(args.table, args.params, over, args.reports, args.force,
                     args.allow_smoke, args.template, args.kernel, args.build_only)
     print(f"table: {res['md']}\ncsv: {res['csv']}\nfigure: {res['png']}")
     return 1 if res['failed'] else 0
