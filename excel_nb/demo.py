@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from .cams import ExCEL, ExCELCfg, run_cams
-from .core import atomic_write, device_description, get_device, git_commit, load_json, save_json
+from .core import atomic_write, check_out_dir, device_description, get_device, git_commit, load_json, nonneg_int, positive_int, save_json, set_threads
 from .pseudo import PseudoCfg
 from .svc import SVCCfg
 from .tse import TSECfg
@@ -70,7 +70,7 @@ def run_demo(out_dir:str|Path='demo_out', # everything is written here
         slug = row.lower().replace(' ', '_').replace('(', '').replace(')', '').replace('+', 'and')
         r = run_cams(ds, ex, out/'runs'/slug, batch_size=16, progress=progress, resume=False)
         results[row] = {'mIoU': r['mIoU'], 'IoU': r['IoU'], 'seconds': r['seconds'], 'dir': str(out/'runs'/slug),
-                        'config': cfg.to_dict()}
+                        'config': ex.cfg.to_dict()}   # ex.cfg names the weights really loaded
     meta = {'n_val': n_val, 'seed': seed, 'world_size': size, 'image_size': image_size, 'B': B,
             'device': device_description(dev), 'git_commit': git_commit(Path(__file__).parent if '__file__' in globals() else '.'),
             'seconds': round(time.time() - t0, 1)}
@@ -128,18 +128,18 @@ def write_report(results:dict, meta:dict, ds, out:Path) -> Path:
 # %% ../nbs/15a_demo.ipynb #226e7160
 def cli_demo_args(p:argparse.ArgumentParser) -> None:
     p.add_argument('--out', default='demo_out', help='output folder (default %(default)s)')
-    p.add_argument('--n-val', type=int, default=100, help='validation images (default %(default)s)')
-    p.add_argument('--seed', type=int, default=0)
-    p.add_argument('--image-size', type=int, default=224, help='ExCEL input side (default %(default)s)')
-    p.add_argument('--B', type=int, default=48, help='TSE clusters (default %(default)s)')
+    p.add_argument('--n-val', type=positive_int, default=100, help='validation images (default %(default)s)')
+    p.add_argument('--seed', type=nonneg_int, default=0)
+    p.add_argument('--image-size', type=positive_int, default=224, help='ExCEL input side (default %(default)s)')
+    p.add_argument('--B', type=positive_int, default=48, help='TSE clusters (default %(default)s)')
     p.add_argument('--device', default='cpu')
-    p.add_argument('--threads', type=int, default=1, help='torch CPU threads (default %(default)s: the images are '
+    p.add_argument('--threads', type=positive_int, default=1, help='torch CPU threads (default %(default)s: the images are '
                    'small, and one thread is as fast and immune to contention with other processes)')
     p.add_argument('--quiet', action='store_true')
 
 def cli_demo(args:argparse.Namespace) -> int:
-    import torch
-    torch.set_num_threads(args.threads)
+    set_threads(args.threads)
+    check_out_dir(args.out)
     res = run_demo(args.out, args.n_val, args.seed, image_size=args.image_size, B=args.B, device=args.device,
                    progress=not args.quiet)
     print(format_table(res))
