@@ -8,10 +8,16 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import importlib
 import io
+import json
+import os
+import pickle
+import re
 import shutil
+import warnings
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Collection, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -19,15 +25,17 @@ import torch.nn.functional as F
 from PIL import Image
 
 from .core import (COCO_CLASSES, VOC_CLASSES, DataError, ExcelError, MissingFileError, atomic_write,
-                           load_json, save_json)
+                           save_json)
 
 # %% auto #0
-__all__ = ['IMAGE_EXTS', 'COCO_PREFIXES', 'DATASET_KINDS', 'COCO_CATEGORY_IDS', 'COCO_SPELLINGS', 'IMAGENET_MEAN', 'IMAGENET_STD',
-           'voc_palette', 'save_label_png', 'load_image', 'load_mask', 'mask_to_label', 'load_labels', 'SegDataset',
-           'sbd_list_dirs', 'build_train_aug', 'VOCDataset', 'coco_mask_name', 'COCODataset', 'FolderDataset',
-           'load_dataset', 'make_voc_tree', 'make_coco_annotations', 'coco_category_map', 'coco_to_voc',
-           'make_folder_dataset', 'normalize', 'preprocess', 'denormalize', 'augment_train', 'TrainDataset',
-           'check_dataset', 'cli_datacheck_args', 'cli_datacheck', 'cli_coco2voc_args', 'cli_coco2voc']
+__all__ = ['IMAGE_EXTS', 'MAX_PIXELS', 'COCO_PREFIXES', 'DATASET_KINDS', 'COCO_CATEGORY_IDS', 'COCO_SPELLINGS', 'IMAGENET_MEAN',
+           'IMAGENET_STD', 'voc_palette', 'save_label_png', 'read_text', 'read_json', 'pixel_limit', 'open_image_file',
+           'load_image', 'load_mask', 'mask_to_label', 'NumpyOnlyUnpickler', 'load_labels', 'check_label_table',
+           'SegDataset', 'sbd_list_dirs', 'build_train_aug', 'VOCDataset', 'coco_mask_name', 'COCODataset',
+           'read_class_list', 'FolderDataset', 'load_dataset', 'make_voc_tree', 'make_coco_annotations',
+           'coco_category_map', 'coco_to_voc', 'make_folder_dataset', 'normalize', 'preprocess', 'denormalize',
+           'augment_train', 'TrainDataset', 'check_dataset', 'cli_datacheck_args', 'cli_datacheck', 'cli_coco2voc_args',
+           'cli_coco2voc']
 
 # %% ../nbs/01_data.ipynb #3ea5f30d
 def voc_palette(n:int=256, # number of colours (ids 0..n-1)
@@ -58,8 +66,48 @@ def save_label_png(label:np.ndarray|torch.Tensor, # H x W class ids in 0..255
     with atomic_write(path) as f: im.save(f, format='PNG')
     return Path(path)
 
+# %% ../nbs/01_data.ipynb #426ba965
+def read_text(path:str|Path, # a text input: a list, class, label, word or JSON file
+              what:str='file', # what the file is, for messages ('split list', 'label file', ...)
+             ) -> str:
+    "A UTF-8 text file's contents without a leading byte-order mark; clear errors for missing or non-UTF-8 files."
+    path = Path(path)
+    if path.is_dir(): raise DataError(f'{path}: expected a {what}, found a folder')
+    if not path.is_file(): raise MissingFileError(f'{what} not found: {path}')
+    data = path.read_bytes()
+    try: return data.decode('utf-8-sig')
+    except UnicodeDecodeError as e:
+        line = data[:e.start].count(b'\n') + 1
+        raise DataError(f'{path}: line {line}: byte 0x{data[e.start]:02x} is not UTF-8 text; save the {what} '
+                        'as UTF-8') from None
+
+def _unique_keys(pairs:list[tuple[str, Any]]) -> dict:
+    out = {}
+    for k, v in pairs:
+        if k in out: raise DataError(f'key {k!r} appears twice')
+        out[k] = v
+    return out
+
+def read_json(path:str|Path, # a JSON input
+              what:str='JSON file', # what the file is, for messages
+             ) -> Any:
+    "A JSON file (UTF-8, byte-order mark allowed) parsed, refusing repeated keys; DataError naming the file."
+    text = read_text(path, what)
+    try: return json.loads(text, object_pairs_hook=_unique_keys)
+    except json.JSONDecodeError as e: raise DataError(f'{path}: not valid JSON ({e})') from None
+    except DataError as e: raise DataError(f'{path}: {e}') from None
+
 # %% ../nbs/01_data.ipynb #4f25dea9
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
+MAX_PIXELS = 50_000_000  # largest image or mask read (width x height); $EXCEL_NB_MAX_PIXELS overrides it
+
+def pixel_limit() -> int:
+    "The largest image area read, in pixels: $EXCEL_NB_MAX_PIXELS when set, else `MAX_PIXELS` (50 MP)."
+    v = os.environ.get('EXCEL_NB_MAX_PIXELS', '').strip()
+    if not v: return MAX_PIXELS
+    n = int(v) if v.isdigit() else 0
+    if n < 1: raise ExcelError(f'EXCEL_NB_MAX_PIXELS must be a positive whole number of pixels, got {v!r}')
+    return n
 
 def _to_rgb(im:Image.Image) -> np.ndarray:
     "Convert a loaded Pillow image of any mode to H x W x 3 uint8 RGB."
@@ -87,13 +135,41 @@ def _describe(e:Exception) -> str:
     if type(e).__name__ == 'UnidentifiedImageError': return 'not an image file, or a format Pillow cannot read'
     return f'{type(e).__name__}: {msg}'
 
-def load_image(path:str|Path, # image file (jpg, png, ...)
-              ) -> np.ndarray: # H x W x 3 uint8 RGB
-    "Read an image as an RGB uint8 array, with a clear error for missing, corrupt or truncated files."
+@contextlib.contextmanager
+def open_image_file(path:str|Path, # image or mask file
+                    what:str='image', # for messages: 'image' or 'mask'
+                    max_pixels:int|None=None, # largest width x height accepted; None: `pixel_limit()`
+                   ) -> Iterator[Image.Image]:
+    "Open an image lazily (only its header is read), refusing missing, unreadable, empty and oversized files."
     path = Path(path)
-    if not path.is_file(): raise MissingFileError(f'image not found: {path}')
+    if not path.is_file(): raise MissingFileError(f'{what} not found: {path}')
+    limit = pixel_limit() if max_pixels is None else max_pixels
     try:
-        with Image.open(path) as im:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', Image.DecompressionBombWarning)
+            im = Image.open(path)
+    except Image.DecompressionBombError as e:
+        m = re.search(r'\((\d+) pixels\)', str(e))
+        n = int(m.group(1)) if m else None
+        raise DataError(f'{path}: {what} has ' + (f'{n:,} pixels' if n else 'too many pixels') + ', over '
+                        + (f'the limit of {limit:,} pixels' if n and n > limit else "Pillow's decompression-bomb limit")
+                        + '; shrink it') from None
+    except Exception as e: raise DataError(f'{path}: cannot read {what}: {_describe(e)}') from None
+    with im:
+        w, h = im.size
+        if w * h > limit:
+            raise DataError(f'{path}: {what} is {w}x{h} (WxH) = {w * h:,} pixels, over the limit of {limit:,} pixels; '
+                            'shrink it, or raise the limit with the environment variable EXCEL_NB_MAX_PIXELS')
+        if w * h == 0: raise DataError(f'{path}: {what} has no pixels ({w}x{h})')
+        yield im
+
+def load_image(path:str|Path, # image file (jpg, png, ...)
+               max_pixels:int|None=None, # largest width x height accepted; None: `pixel_limit()` (50 MP)
+              ) -> np.ndarray: # H x W x 3 uint8 RGB
+    "Read an image as an RGB uint8 array, with a clear error for missing, corrupt, truncated or oversized files."
+    path = Path(path)
+    try:
+        with open_image_file(path, 'image', max_pixels) as im:
             im.load()
             out = _to_rgb(im)
     except ExcelError: raise
@@ -137,9 +213,8 @@ def load_mask(path:str|Path, # mask file (.png)
              ) -> np.ndarray: # H x W uint8 class ids
     "Read a class-index mask and check its size and values."
     path = Path(path)
-    if not path.is_file(): raise MissingFileError(f'mask not found: {path}')
     try:
-        with Image.open(path) as im:
+        with open_image_file(path, 'mask') as im:
             im.load()
             mode = im.mode
             if mode in ('P', 'L'): m = np.array(im, dtype=np.uint8)
@@ -190,77 +265,166 @@ def _check_vec(v:Any, n:int, where:str) -> np.ndarray:
     if not np.isin(a, (0, 1)).all(): raise DataError(f'{where}: label vector must be 0/1, got values {np.unique(a)}')
     return a
 
+def _numpy_globals() -> dict[tuple[str, str], Any]:
+    "The only globals a .npy label file may name: numpy's array, dtype and scalar rebuilders (numpy 1.x and 2.x names)."
+    def sub(name):
+        try: return importlib.import_module(f'numpy._core.{name}')
+        except ImportError: return importlib.import_module(f'numpy.core.{name}')
+    ma, nu = sub('multiarray'), sub('numeric')
+    out = {('numpy', 'ndarray'): np.ndarray, ('numpy', 'dtype'): np.dtype}
+    for pkg in ('numpy._core', 'numpy.core'):
+        out.update({(f'{pkg}.multiarray', '_reconstruct'): ma._reconstruct, (f'{pkg}.multiarray', 'scalar'): ma.scalar,
+                    (f'{pkg}.numeric', '_frombuffer'): nu._frombuffer})
+    return out
+
+class NumpyOnlyUnpickler(pickle.Unpickler):
+    "Unpickles numpy arrays, dtypes and scalars in builtin containers; any other global (os.system, ...) is refused."
+    _allowed = None
+    def find_class(self, module:str, name:str) -> Any:
+        if NumpyOnlyUnpickler._allowed is None: NumpyOnlyUnpickler._allowed = _numpy_globals()
+        f = self._allowed.get((module, name))
+        if f is None: raise pickle.UnpicklingError(f'it names {module}.{name}, which is not a numpy array type')
+        return f
+
+def _read_npy_labels(path:Path) -> dict:
+    "The dict of a pickled .npy label file, read with `NumpyOnlyUnpickler` (a crafted file cannot run code)."
+    fmt = np.lib.format
+    with open(path, 'rb') as f:
+        try:
+            version = fmt.read_magic(f)
+            shape, _, dtype = (fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0)(f)
+        except ValueError as e: raise DataError(f'{path}: not a .npy file ({e})') from None
+        if not dtype.hasobject:
+            raise DataError(f'{path}: holds a {dtype} array of shape {shape}, not a dict name -> one-hot vector')
+        try: obj = NumpyOnlyUnpickler(f).load()
+        except pickle.UnpicklingError as e:
+            raise DataError(f'{path}: refused to unpickle the label file: {e}; a .npy label file may hold only a dict '
+                            'of image names to numpy vectors') from None
+        except Exception as e: raise DataError(f'{path}: cannot read label file ({type(e).__name__}: {e})') from None
+    if isinstance(obj, np.ndarray) and obj.dtype == object and obj.shape == (): obj = obj.item()
+    if not isinstance(obj, dict):
+        raise DataError(f'{path}: expected a dict name -> one-hot vector (saved with np.save), got a {type(obj).__name__}')
+    return obj
+
+def _npy_entries(path:Path, classes:list[str]) -> Iterator[tuple[str, np.ndarray, str]]:
+    for k, v in _read_npy_labels(path).items():
+        where = f'{path}: entry {k!r}'
+        if not isinstance(k, str): raise DataError(f'{where}: image names must be strings')
+        yield k, _check_vec(v, len(classes), where), where
+
+def _json_entries(path:Path, classes:list[str]) -> Iterator[tuple[str, np.ndarray, str]]:
+    obj = read_json(path, 'label file')
+    if not isinstance(obj, dict):
+        raise DataError(f'{path}: expected a JSON object {{name: [class names] or 0/1 vector}}, got a {type(obj).__name__}')
+    for k, v in obj.items():
+        where = f'{path}: entry {k!r}'
+        if isinstance(v, str): v = [v]
+        if not isinstance(v, list):
+            raise DataError(f'{where}: expected a list of class names or a 0/1 vector, got a {type(v).__name__}')
+        if not v: vec = np.zeros(len(classes), np.float32)
+        elif all(isinstance(x, str) for x in v): vec = _names_to_vec(v, classes, where)
+        elif any(isinstance(x, str) for x in v): raise DataError(f'{where}: mixes class names and numbers: {v!r}')
+        else: vec = _check_vec(v, len(classes), where)
+        yield k, vec, where
+
+def _csv_entries(path:Path, classes:list[str]) -> Iterator[tuple[str, np.ndarray, str]]:
+    reader, rows = csv.reader(io.StringIO(read_text(path, 'label file'), newline='')), []
+    try:
+        for r in reader:
+            if any(c.strip() for c in r): rows.append((reader.line_num, [c.strip() for c in r]))
+    except csv.Error as e: raise DataError(f'{path}: line {reader.line_num}: not valid CSV ({e})') from None
+    if not rows: raise DataError(f'{path}: empty label file')
+    hl, head = rows[0]
+    layouts = '"name,labels" (class names separated by ";") or "name,<class>,<class>,..." (a 0/1 column per class)'
+    if head[0].lower() != 'name':
+        raise DataError(f'{path}: line {hl}: the first line must be a header {layouts}, got {",".join(head)!r}')
+    if len(head) == 1: raise DataError(f'{path}: no label column: the header is only "name"; expected {layouts}')
+    long = len(head) == 2 and head[1].lower() == 'labels'
+    if not long:
+        cols = head[1:]
+        unknown = [c for c in cols if c not in classes]
+        if unknown: raise DataError(f'{path}: unknown class column(s) {unknown}; expected {layouts} with the classes '
+                                    f'{classes[:5]}{" ..." if len(classes) > 5 else ""}')
+        twice = sorted({c for c in cols if cols.count(c) > 1})
+        if twice: raise DataError(f'{path}: class column(s) {twice} appear more than once')
+        missing = [c for c in classes if c not in cols]
+        if missing: raise DataError(f'{path}: no column for class(es) {missing[:5]}{" ..." if len(missing) > 5 else ""}: '
+                                    'a wide label file has a 0/1 column for every class')
+        order = [classes.index(c) for c in cols]
+    for ln, r in rows[1:]:
+        where = f'{path}: line {ln} ({r[0]})'
+        if len(r) != len(head):
+            hint = (f'; write "{r[0]}," for an image without a foreground class' if long and len(r) == 1 else
+                    '; separate class names with ";"' if long else '')
+            raise DataError(f'{where}: {len(r)} columns, the header has {len(head)}{hint}')
+        if long: yield r[0], _names_to_vec(r[1].replace('|', ';').split(';'), classes, where), where
+        else:
+            v = np.zeros(len(classes), np.float32)
+            try: v[order] = [float(x) for x in r[1:]]
+            except ValueError: raise DataError(f'{where}: label columns must be 0/1, got {r[1:]}') from None
+            yield r[0], _check_vec(v, len(classes), where), where
+
 def load_labels(path:str|Path, # label file: .npy (dict), .json or .csv
                 classes:list[str], # foreground class names, in id order
                ) -> dict[str, np.ndarray]: # name -> (C,) float32 multi-hot
-    "Read image-level labels from a label file in one of the documented formats."
-    path, C = Path(path), len(classes)
+    "Read image-level labels from a label file in a documented format; DataError for a file that carries none."
+    path = Path(path)
     if not path.is_file(): raise MissingFileError(f'label file not found: {path}')
-    suf, out = path.suffix.lower(), {}
-    if suf == '.npy':
-        try: obj = np.load(path, allow_pickle=True)
-        except Exception as e: raise DataError(f'{path}: cannot read label file: {e}') from None
-        if obj.dtype == object and obj.shape == (): obj = obj.item()
-        if not isinstance(obj, dict): raise DataError(f'{path}: expected a pickled dict name -> one-hot vector')
-        for k, v in obj.items(): out[_strip_ext(str(k))] = _check_vec(v, C, f'{path} [{k}]')
-    elif suf == '.json':
-        obj = load_json(path)
-        if not isinstance(obj, dict): raise DataError(f'{path}: expected a JSON object name -> labels')
-        for k, v in obj.items():
-            where = f'{path} [{k}]'
-            if isinstance(v, str): v = [v]
-            if not isinstance(v, list): raise DataError(f'{where}: expected a list of class names or a 0/1 vector')
-            out[_strip_ext(k)] = (_names_to_vec(v, classes, where) if all(isinstance(x, str) for x in v) and v
-                                  else _check_vec(v, C, where) if v else np.zeros(C, np.float32))
-    elif suf == '.csv':
-        with open(path, newline='', encoding='utf-8') as f: rows = [r for r in csv.reader(f) if r]
-        if not rows: raise DataError(f'{path}: empty label file')
-        head = [h.strip() for h in rows[0]]
-        if len(head) == 2 and head[1].lower() == 'labels':
-            for r in rows[1:]:
-                where = f'{path} line for {r[0]!r}'
-                out[_strip_ext(r[0].strip())] = _names_to_vec(r[1].replace('|', ';').split(';') if len(r) > 1 else [],
-                                                              classes, where)
-        else:
-            cols = head[1:]
-            unknown = [c for c in cols if c not in classes]
-            if unknown: raise DataError(f'{path}: unknown class column(s) {unknown}; expected a header '
-                                        f'"name,labels" or "name,<class>,..." with classes from {classes[:5]}...')
-            order = [classes.index(c) for c in cols]
-            for r in rows[1:]:
-                where = f'{path} line for {r[0]!r}'
-                if len(r) != len(head): raise DataError(f'{where}: {len(r)} columns, header has {len(head)}')
-                v = np.zeros(C, np.float32)
-                try: v[order] = [float(x) for x in r[1:]]
-                except ValueError: raise DataError(f'{where}: label columns must be 0/1, got {r[1:]}') from None
-                out[_strip_ext(r[0].strip())] = _check_vec(v, C, where)
-    else: raise DataError(f'{path}: unsupported label file type {suf!r}; use .npy, .json or .csv')
+    readers = {'.npy': _npy_entries, '.json': _json_entries, '.csv': _csv_entries}
+    suf = path.suffix.lower()
+    if suf not in readers: raise DataError(f'{path}: unsupported label file type {suf!r}; use .npy, .json or .csv')
+    out, first = {}, {}
+    for raw, vec, where in readers[suf](path, classes):
+        name = _strip_ext(raw.strip())
+        if not name: raise DataError(f'{where}: empty image name')
+        if name in out: raise DataError(f'{where}: image {name!r} is named twice (first at {first[name].split(": ", 1)[1]})')
+        out[name], first[name] = vec, where
     if not out: raise DataError(f'{path}: label file has no entries')
+    if not any(v.any() for v in out.values()):
+        raise DataError(f'{path}: every one of its {len(out)} entries is all zeros (no class for any image): '
+                        'the file carries no labels')
     return out
 
 # %% ../nbs/01_data.ipynb #40bc9a5c
 def _read_list(path:Path, what:str) -> list[str]:
     "Names from a split list: the first token of each line; a path token (`/JPEGImages/x.jpg ...`) gives its stem."
-    if not path.is_file(): raise MissingFileError(f'{what} not found: {path}')
     names = []
-    for line in path.read_text(encoding='utf-8').splitlines():
+    for line in read_text(path, what).splitlines():
         tok = line.split()
         if not tok or tok[0].startswith('#'): continue
         names.append(_strip_ext(Path(tok[0]).name) if '/' in tok[0] else _strip_ext(tok[0]))
     return list(dict.fromkeys(names))         # drop duplicates, keep order
 
+def check_label_table(labels:dict[str, np.ndarray], # name -> (C,) multi-hot, from `load_labels`
+                      names:Sequence[str], # the images of the split
+                      path:str|Path, # the label file, for messages
+                      split:str, # the split's name, for messages
+                      images:Collection[str]|None=None, # every image that exists (folder datasets); None: no check
+                      image_dir:str|Path|None=None, # where `images` are, for messages
+                     ) -> None:
+    "Raise DataError unless the label file has an entry for every image of the split and gives a class to one."
+    missing = [n for n in names if n not in labels]
+    if missing:
+        raise DataError(f'{path}: {len(missing)} of the {len(names)} image(s) of split {split!r} have no entry in the '
+                        f'label file, e.g. {missing[:5]}')
+    if images is not None:
+        stray = [n for n in labels if n not in images]
+        if stray: raise DataError(f'{path}: {len(stray)} entr{"y names" if len(stray) == 1 else "ies name"} no image in '
+                                  f'{image_dir}, e.g. {stray[:5]}')
+    if not any(labels[n].any() for n in names):
+        raise DataError(f'{path}: every image of split {split!r} ({len(names)}) has an all-zero label: the file '
+                        'gives no class to any of them')
+
 class SegDataset(torch.utils.data.Dataset):
     "Base of the datasets: a list of names with images, optional masks and image-level labels."
     def __init__(self, root:str|Path, split:str, classes:Sequence[str], names:Sequence[str],
-                 labels:dict[str, np.ndarray]|None=None, has_masks:bool=False, source:str=''):
+                 labels:dict[str, np.ndarray]|None=None, has_masks:bool=False, source:str='',
+                 label_file:str|Path|None=None): # where `labels` came from, for messages
         self.root, self.split, self.classes, self.names = Path(root), split, list(classes), list(names)
-        self.labels, self.has_masks = labels, has_masks
+        self.labels, self.has_masks, self.label_file = labels, has_masks, label_file
         if not self.names: raise DataError(f'split {split!r} of {self.root} is empty{source}')
         if len(set(self.classes)) != len(self.classes): raise DataError(f'duplicate class names in {self.classes}')
-        if labels is not None:
-            missing = [n for n in self.names if n not in labels]
-            if missing: raise DataError(f'{len(missing)} image(s) of split {split!r} have no entry in the label file: '
-                                        f'{missing[:5]}{" ..." if len(missing) > 5 else ""}')
+        if labels is not None: check_label_table(labels, self.names, label_file or 'label file', split)
 
     @property
     def has_labels(self) -> bool: return self.labels is not None or self.has_masks
@@ -272,11 +436,7 @@ class SegDataset(torch.utils.data.Dataset):
 
     def image_size(self, i:int) -> tuple[int, int]:
         "(H, W) of image `i`, read from the file header."
-        p = self.image_path(i)
-        if not p.is_file(): raise MissingFileError(f'image not found: {p}')
-        try:
-            with Image.open(p) as im: return im.size[1], im.size[0]
-        except Exception as e: raise DataError(f'{p}: cannot read image: {_describe(e)}') from None
+        with open_image_file(self.image_path(i)) as im: return im.size[1], im.size[0]
 
     def get_mask(self, i:int, size:tuple[int, int]|None=None) -> np.ndarray:
         "The validated mask of sample `i` (size checked against `size`, default the image header)."
@@ -347,7 +507,7 @@ class VOCDataset(SegDataset):
         self.mask_dirs = [d for d in (root/'SegmentationClassAug', root/'SegmentationClass') if d.is_dir()]
         labels = load_labels(label_file, VOC_CLASSES) if label_file is not None else None
         super().__init__(root, split, VOC_CLASSES, names, labels,
-                         has_masks=split != 'test' and bool(self.mask_dirs), source=source)
+                         has_masks=split != 'test' and bool(self.mask_dirs), source=source, label_file=label_file)
 
     def image_path(self, i:int) -> Path: return self.root/'JPEGImages'/f'{self.names[i]}.jpg'
     def mask_path(self, i:int) -> Path:
@@ -382,7 +542,8 @@ class COCODataset(SegDataset):
         else: names, source = sorted(p.stem for p in self.image_dir.glob('*.jpg')), f' (no images in {self.image_dir})'
         self.mask_dir = root/'SegmentationClass'/self.sub
         labels = load_labels(label_file, COCO_CLASSES) if label_file is not None else None
-        super().__init__(root, split, COCO_CLASSES, names, labels, has_masks=self.mask_dir.is_dir(), source=source)
+        super().__init__(root, split, COCO_CLASSES, names, labels, has_masks=self.mask_dir.is_dir(), source=source,
+                         label_file=label_file)
 
     def image_path(self, i:int) -> Path:
         n = self.names[i]
@@ -400,6 +561,17 @@ class COCODataset(SegDataset):
 def _resolve(root:Path, p:str|Path|None) -> Path|None:
     return None if p is None else (Path(p) if Path(p).is_absolute() else root/p)
 
+def read_class_list(path:str|Path, # text file, one class name per line
+                   ) -> list[str]:
+    "Class names from a class list file, in order; DataError for a repeated name (naming both lines)."
+    path, names, seen = Path(path), [], {}
+    for i, line in enumerate(read_text(path, 'class list').splitlines(), 1):
+        c = line.strip()
+        if not c: continue
+        if c in seen: raise DataError(f'{path}: line {i}: class {c!r} repeats line {seen[c]}')
+        seen[c] = i; names.append(c)
+    return names
+
 class FolderDataset(SegDataset):
     "A folder of images with a class list, image-level labels and optional masks."
     def __init__(self, root:str|Path, # dataset folder
@@ -412,14 +584,12 @@ class FolderDataset(SegDataset):
                 ):
         root = Path(root)
         if not root.is_dir(): raise MissingFileError(f'dataset folder not found: {root}')
-        if isinstance(classes, (str, Path)):
-            cf = _resolve(root, classes)
-            if not cf.is_file(): raise MissingFileError(f'class list not found: {cf}')
-            classes = [l.strip() for l in cf.read_text(encoding='utf-8').splitlines() if l.strip()]
+        src = root
+        if isinstance(classes, (str, Path)): src = _resolve(root, classes); classes = read_class_list(src)
         classes = list(classes)
-        if not classes: raise DataError(f'no classes given for {root}')
+        if not classes: raise DataError(f'{src}: no classes given')
         if 'background' in classes:
-            raise DataError(f"{root}: list only foreground classes; 'background' is always id 0")
+            raise DataError(f"{src}: list only foreground classes; 'background' is always id 0")
         if len(classes) > 254: raise DataError(f'{root}: at most 254 foreground classes, got {len(classes)}')
         self.image_dir = _resolve(root, images)
         if not self.image_dir.is_dir(): raise MissingFileError(f'image folder not found: {self.image_dir}')
@@ -435,9 +605,11 @@ class FolderDataset(SegDataset):
         self.mask_dir = _resolve(root, masks)
         if self.mask_dir is not None and not self.mask_dir.is_dir():
             raise MissingFileError(f'mask folder not found: {self.mask_dir}')
-        table = load_labels(_resolve(root, labels), classes) if labels is not None else None
+        lf = _resolve(root, labels) if labels is not None else None
+        table = load_labels(lf, classes) if lf is not None else None
         super().__init__(root, split, classes, names, table, has_masks=self.mask_dir is not None,
-                         source=f' ({lst or self.image_dir})')
+                         source=f' ({lst or self.image_dir})', label_file=lf)
+        if table is not None: check_label_table(table, self.names, lf, split, self.files, self.image_dir)
 
     def image_path(self, i:int) -> Path:
         n = self.names[i]
