@@ -33,9 +33,9 @@ __all__ = ['IMAGE_EXTS', 'MAX_PIXELS', 'COCO_PREFIXES', 'DATASET_KINDS', 'COCO_C
            'load_image', 'load_mask', 'mask_to_label', 'NumpyOnlyUnpickler', 'load_labels', 'check_label_table',
            'SegDataset', 'sbd_list_dirs', 'build_train_aug', 'VOCDataset', 'coco_mask_name', 'COCODataset',
            'read_class_list', 'FolderDataset', 'load_dataset', 'make_voc_tree', 'make_coco_annotations',
-           'coco_category_map', 'coco_to_voc', 'make_folder_dataset', 'normalize', 'preprocess', 'denormalize',
-           'augment_train', 'TrainDataset', 'check_dataset', 'cli_datacheck_args', 'cli_datacheck', 'cli_coco2voc_args',
-           'cli_coco2voc']
+           'coco_category_map', 'load_coco_instances', 'coco_to_voc', 'make_folder_dataset', 'normalize', 'preprocess',
+           'denormalize', 'augment_train', 'TrainDataset', 'check_dataset', 'cli_datacheck_args', 'cli_datacheck',
+           'cli_coco2voc_args', 'cli_coco2voc']
 
 # %% ../nbs/01_data.ipynb #3ea5f30d
 def voc_palette(n:int=256, # number of colours (ids 0..n-1)
@@ -762,21 +762,131 @@ def make_coco_annotations(root:str|Path, # folder; writes <split>2014/*.jpg and 
 
 # %% ../nbs/01_data.ipynb #88ce123e
 def coco_category_map(categories:list[dict], # the 'categories' of a COCO instances file
+                      where:str='COCO categories', # the file, for messages
                      ) -> dict[int, int]: # COCO category id -> our id 1..80
     "Map COCO category ids to contiguous ids in `COCO_CLASSES` order, by name."
     ours = {n: i + 1 for i, n in enumerate(COCO_CLASSES)}
     ours.update({COCO_SPELLINGS[n]: i + 1 for i, n in enumerate(COCO_CLASSES) if n in COCO_SPELLINGS})
-    out = {}
+    out, by_class = {}, {}
     for c in categories:
-        if c['name'] not in ours: raise DataError(f"unknown COCO category {c['name']!r} (id {c['id']})")
-        out[int(c['id'])] = ours[c['name']]
+        if c['name'] not in ours: raise DataError(f"{where}: unknown COCO category {c['name']!r} (id {c['id']})")
+        k = ours[c['name']]
+        if k in by_class: raise DataError(f"{where}: categories {by_class[k]} and {c['id']} are both {COCO_CLASSES[k - 1]!r}")
+        out[int(c['id'])], by_class[k] = k, c['id']
     return out
 
-def _import_coco():
+def _import_coco_mask():
     try:
-        from pycocotools.coco import COCO
-        return COCO
+        from pycocotools import mask
+        return mask
     except ImportError: raise ExcelError('coco2voc needs pycocotools: pip install pycocotools') from None
+
+def _is_int(x:Any) -> bool: return isinstance(x, int) and not isinstance(x, bool)
+def _is_num(x:Any) -> bool: return isinstance(x, (int, float)) and not isinstance(x, bool) and np.isfinite(x)
+
+def _rle_string_counts(s:str) -> list[int]|None:
+    "The run lengths of a compressed COCO RLE string (pycocotools' encoding), or None when it is malformed."
+    counts, p = [], 0
+    while p < len(s):
+        x, k, more = 0, 0, True
+        while more:
+            if p >= len(s): return None
+            c = ord(s[p]) - 48
+            if not 0 <= c < 64: return None
+            x |= (c & 0x1f) << (5 * k); more = bool(c & 0x20); p += 1; k += 1
+            if not more and c & 0x10: x |= -1 << (5 * k)
+        if len(counts) > 2: x += counts[-2]
+        counts.append(x)
+    return counts
+
+def _check_segmentation(seg:Any, h:int, w:int, where:str) -> list|dict|None:
+    "The region in a form pycocotools takes; None when it encloses nothing; DataError when it is malformed."
+    if isinstance(seg, list):
+        polys = []
+        for p in seg:
+            if not isinstance(p, list) or not all(_is_num(v) for v in p):
+                raise DataError(f'{where}: a polygon must be a list of numbers x1, y1, x2, y2, ..., got {str(p)[:60]}')
+            if len(p) % 2: raise DataError(f'{where}: a polygon has an odd number ({len(p)}) of coordinates')
+            if len(p) >= 6: polys.append(p)
+        return polys or None
+    if isinstance(seg, dict):
+        counts, size = seg.get('counts'), seg.get('size')
+        if not (isinstance(size, list) and len(size) == 2 and all(_is_int(v) for v in size)):
+            raise DataError(f'{where}: an RLE segmentation needs "size": [height, width], got {size!r}')
+        if size != [h, w]: raise DataError(f"{where}: RLE size {size} differs from the image's [height, width] {[h, w]}")
+        if isinstance(counts, str): counts = _rle_string_counts(counts)
+        elif not (isinstance(counts, list) and all(_is_int(v) for v in counts)): counts = None
+        if counts is None or any(v < 0 for v in counts):
+            raise DataError(f'{where}: RLE "counts" must be non-negative run lengths (a list, or a compressed string)')
+        if sum(counts) != h * w:
+            raise DataError(f'{where}: RLE run lengths cover {sum(counts)} pixels, the image has {h}x{w} = {h * w}')
+        return seg
+    raise DataError(f'{where}: segmentation must be a list of polygons or an RLE object, got {type(seg).__name__}')
+
+def _check_coco_images(d:dict, ann_file:Path) -> dict[int, dict]:
+    "The images of an instances file by id, checked."
+    images, masks = {}, {}
+    for j, im in enumerate(d['images']):
+        iid = im.get('id') if isinstance(im, dict) else None
+        if not _is_int(iid): raise DataError(f'{ann_file}: image #{j} has no integer "id": {str(im)[:80]}')
+        if iid in images: raise DataError(f'{ann_file}: image id {iid} appears twice')
+        fn, h, w = im.get('file_name'), im.get('height'), im.get('width')
+        if not isinstance(fn, str) or not fn.strip() or Path(fn).name != fn or fn in ('.', '..'):
+            raise DataError(f'{ann_file}: image {iid}: "file_name" must be a plain file name, got {fn!r}')
+        if not (_is_int(h) and _is_int(w) and h > 0 and w > 0):
+            raise DataError(f'{ann_file}: image {iid} ({fn}) needs positive integer "height" and "width", got {h!r}, {w!r}')
+        if h * w > pixel_limit():
+            raise DataError(f'{ann_file}: image {iid} ({fn}) is {w}x{h} (WxH) = {h * w:,} pixels, over the limit of '
+                            f'{pixel_limit():,} pixels (EXCEL_NB_MAX_PIXELS)')
+        m = coco_mask_name(Path(fn).stem)
+        if m in masks: raise DataError(f'{ann_file}: images {masks[m]} and {iid} would both write the mask {m}.png')
+        masks[m], images[iid] = iid, im
+    return images
+
+def load_coco_instances(ann_file:str|Path, # instances_<split>2014.json
+                        image_dir:str|Path|None=None, # the split's image folder: every image file must be there
+                       ) -> dict: # images (sorted by id), annotations {image id: [id, category, crowd, segmentation]}, degenerate
+    "Read a COCO instances file and check everything the converter relies on; DataError naming file, id and problem."
+    ann_file = Path(ann_file)
+    d = read_json(ann_file, 'COCO annotation file')
+    lacking = [k for k in ('images', 'annotations', 'categories') if not isinstance(d, dict) or not isinstance(d.get(k), list)]
+    if lacking: raise DataError(f'{ann_file}: not a COCO instances file: no list {", ".join(lacking)}')
+    for j, c in enumerate(d['categories']):
+        if not isinstance(c, dict) or not _is_int(c.get('id')) or not isinstance(c.get('name'), str):
+            raise DataError(f'{ann_file}: category #{j} needs an integer "id" and a "name": {str(c)[:80]}')
+    ids = [c['id'] for c in d['categories']]
+    if len(set(ids)) != len(ids): raise DataError(f'{ann_file}: category id {next(i for i in ids if ids.count(i) > 1)} appears twice')
+    cmap = coco_category_map(d['categories'], str(ann_file))
+    images = _check_coco_images(d, ann_file)
+    anns, seen, degenerate = {iid: [] for iid in images}, set(), 0
+    for j, a in enumerate(d['annotations']):
+        aid = a.get('id') if isinstance(a, dict) else None
+        if not _is_int(aid): raise DataError(f'{ann_file}: annotation #{j} has no integer "id": {str(a)[:80]}')
+        where = f'{ann_file}: annotation {aid}'
+        if aid in seen: raise DataError(f'{where}: the id appears twice')
+        seen.add(aid)
+        lack = [k for k in ('image_id', 'category_id', 'segmentation') if k not in a]
+        if lack: raise DataError(f'{where}: no {", ".join(lack)}')
+        iid, cid, crowd = a['image_id'], a['category_id'], a.get('iscrowd', 0)
+        if not _is_int(iid) or iid not in images: raise DataError(f"{where}: image_id {iid!r} is not among the file's images")
+        if not _is_int(cid) or cid not in cmap:
+            raise DataError(f"{where} (image {iid}): category_id {cid!r} is not among the file's categories")
+        if crowd not in (0, 1): raise DataError(f'{where}: iscrowd must be 0 or 1, got {crowd!r}')
+        seg = _check_segmentation(a['segmentation'], images[iid]['height'], images[iid]['width'], where)
+        if seg is None: degenerate += 1; continue
+        anns[iid].append({'id': aid, 'category': cmap[cid], 'crowd': bool(crowd), 'segmentation': seg})
+    if image_dir is not None:
+        absent = [im['file_name'] for im in images.values() if not (Path(image_dir)/im['file_name']).is_file()]
+        if absent: raise MissingFileError(f'{ann_file}: {len(absent)} of its {len(images)} image file(s) are not in '
+                                          f'{image_dir}, e.g. {absent[:3]}')
+    return {'images': [images[i] for i in sorted(images)], 'annotations': anns, 'degenerate': degenerate}
+
+def _rasterise(seg:list|dict, h:int, w:int) -> np.ndarray:
+    "H x W bool mask of a checked region (polygons, uncompressed or compressed RLE)."
+    M = _import_coco_mask()
+    if isinstance(seg, list): rle = M.merge(M.frPyObjects(seg, h, w))
+    else: rle = M.frPyObjects(seg, h, w) if isinstance(seg['counts'], list) else seg
+    return M.decode(rle).astype(bool)
 
 def coco_to_voc(ann_file:str|Path, # instances_<split>2014.json
                 image_dir:str|Path, # the folder with the split's images (e.g. val2014/)
@@ -786,52 +896,46 @@ def coco_to_voc(ann_file:str|Path, # instances_<split>2014.json
                 crowd:str='ignore', # 'ignore' (255) or 'class' (paint crowd regions with their class)
                 overwrite:bool=False, # rewrite masks that already exist
                 progress:bool=True, # show a tqdm progress bar
-               ) -> dict: # counts: images, written, skipped, labelled; path of the list
-    "Convert COCO instance annotations to VOC-style class-index PNG masks (resumable, atomic)."
+               ) -> dict: # counts: images, written, skipped, labelled, degenerate; path of the list
+    "Convert COCO instance annotations to VOC-style class-index PNG masks (checked first, resumable, atomic)."
     from tqdm.auto import tqdm
     ann_file, image_dir, out_root = Path(ann_file), Path(image_dir), Path(out_root)
     if images not in ('link', 'copy', 'none'): raise ExcelError(f"images must be 'link', 'copy' or 'none', got {images!r}")
     if crowd not in ('ignore', 'class'): raise ExcelError(f"crowd must be 'ignore' or 'class', got {crowd!r}")
     if not ann_file.is_file(): raise MissingFileError(f'annotation file not found: {ann_file}')
     if not image_dir.is_dir(): raise MissingFileError(f'image folder not found: {image_dir}')
-    COCO = _import_coco()
-    try:
-        with contextlib.redirect_stdout(io.StringIO()): coco = COCO(str(ann_file))   # silence its index messages
-    except Exception as e: raise DataError(f'{ann_file}: not a COCO instances file ({type(e).__name__}: {e})') from None
-    cmap = coco_category_map(coco.loadCats(coco.getCatIds()))
+    _import_coco_mask()
+    coco = load_coco_instances(ann_file, image_dir)      # everything is checked before anything is written
     mask_dir, img_out = out_root/'SegmentationClass'/split, out_root/'JPEGImages'/split
-    mask_dir.mkdir(parents=True, exist_ok=True)
-    if images == 'link' and not img_out.exists():
-        img_out.parent.mkdir(parents=True, exist_ok=True)
-        img_out.symlink_to(image_dir.resolve(), target_is_directory=True)
-    stats, keep = {'images': 0, 'written': 0, 'skipped': 0, 'labelled': 0}, []
-    for iid in tqdm(sorted(coco.getImgIds()), desc=f'coco2voc {split}', disable=not progress, unit='img'):
-        info = coco.loadImgs(iid)[0]
+    try:
+        mask_dir.mkdir(parents=True, exist_ok=True)
+        if images == 'link' and not img_out.exists():
+            img_out.parent.mkdir(parents=True, exist_ok=True)
+            img_out.symlink_to(image_dir.resolve(), target_is_directory=True)
+    except OSError as e: raise ExcelError(f'{out_root}: cannot create the output folders ({e.strerror or e})') from None
+    stats, keep = {'images': 0, 'written': 0, 'skipped': 0, 'labelled': 0, 'degenerate': coco['degenerate']}, []
+    for info in tqdm(coco['images'], desc=f'coco2voc {split}', disable=not progress, unit='img'):
         name = Path(info['file_name']).stem
         out = mask_dir/f'{coco_mask_name(name)}.png'
         stats['images'] += 1
         if images == 'copy':
             src, dst = image_dir/info['file_name'], img_out/info['file_name']
-            if not src.is_file(): raise MissingFileError(f'image of annotation file not found: {src}')
             if overwrite or not dst.is_file():
                 with atomic_write(dst) as f, open(src, 'rb') as g: shutil.copyfileobj(g, f)
         if out.is_file() and not overwrite:
             stats['skipped'] += 1
             m = load_mask(out, len(COCO_CLASSES))
         else:
-            h, w = int(info['height']), int(info['width'])
+            h, w = info['height'], info['width']
             m = np.zeros((h, w), np.uint8)
             layers = []
-            for a in coco.loadAnns(coco.getAnnIds(imgIds=iid, iscrowd=None)):
-                try: bm = coco.annToMask(a).astype(bool)
+            for a in coco['annotations'][info['id']]:
+                try: bm = _rasterise(a['segmentation'], h, w)
                 except Exception as e:
-                    raise DataError(f"{ann_file}: annotation {a.get('id')} of {info['file_name']} cannot be "
-                                    f'rasterised ({type(e).__name__}: {e})') from None
-                if bm.shape != (h, w):
-                    raise DataError(f"{ann_file}: annotation {a.get('id')} is {bm.shape}, image {info['file_name']} is {(h, w)}")
-                is_crowd = bool(a.get('iscrowd', 0)) and crowd == 'ignore'
-                value = 255 if is_crowd else cmap[int(a['category_id'])]
-                layers.append((0 if is_crowd else 1, -int(bm.sum()), len(layers), value, bm))
+                    raise DataError(f"{ann_file}: annotation {a['id']} of {info['file_name']} cannot be rasterised "
+                                    f'({type(e).__name__}: {e})') from None
+                is_crowd = a['crowd'] and crowd == 'ignore'
+                layers.append((0 if is_crowd else 1, -int(bm.sum()), len(layers), 255 if is_crowd else a['category'], bm))
             for *_, value, bm in sorted(layers, key=lambda t: t[:3]): m[bm] = value
             save_label_png(m, out)
             stats['written'] += 1
@@ -1021,5 +1125,6 @@ def cli_coco2voc(args:argparse.Namespace) -> int:
     st = coco_to_voc(args.ann, args.images, args.out, split, images=args.image_mode, crowd=args.crowd,
                      overwrite=args.overwrite, progress=not args.no_progress)
     print(f"coco2voc {split}: {st['images']} images, {st['written']} masks written, {st['skipped']} kept, "
-          f"{st['labelled']} with labels listed in {st['list']}")
+          f"{st['labelled']} with labels listed in {st['list']}"
+          + (f"; {st['degenerate']} annotation(s) without area skipped" if st['degenerate'] else ''))
     return 0
