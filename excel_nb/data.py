@@ -34,7 +34,8 @@ __all__ = ['IMAGE_EXTS', 'MAX_PIXELS', 'COCO_PREFIXES', 'DATASET_KINDS', 'COCO_C
            'SegDataset', 'sbd_list_dirs', 'build_train_aug', 'VOCDataset', 'coco_mask_name', 'COCODataset',
            'read_class_list', 'FolderDataset', 'load_dataset', 'make_voc_tree', 'make_coco_annotations',
            'coco_category_map', 'load_coco_instances', 'coco_to_voc', 'make_folder_dataset', 'normalize', 'preprocess',
-           'denormalize', 'augment_train', 'TrainDataset', 'check_dataset', 'cli_datacheck_args', 'cli_datacheck',
+           'denormalize', 'augment_train', 'TrainDataset', 'unwrap_worker_error', 'worker_errors_unwrapped',
+           'check_dataset', 'scan_split_files', 'validate_split', 'cli_datacheck_args', 'cli_datacheck',
            'cli_coco2voc_args', 'cli_coco2voc']
 
 # %% ../nbs/01_data.ipynb #3ea5f30d
@@ -1055,17 +1056,85 @@ class TrainDataset(torch.utils.data.Dataset):
         if a['mask'] is not None: out['mask'] = torch.from_numpy(a['mask']).long()
         return out
 
+# %% ../nbs/01_data.ipynb #d268ad20
+_WORKER_HEAD = re.compile(r'^Caught \w+ in (?:DataLoader worker process \d+|pin memory thread[^.]*)\.\s*\nOriginal Traceback')
+
+def unwrap_worker_error(e:BaseException, # an exception, perhaps re-raised by torch from a DataLoader worker
+                       ) -> BaseException:
+    "The worker's original error (same class, its own message) when torch re-raised `e` from a worker; else `e`."
+    msg = str(e.args[0]) if len(e.args) == 1 else str(e)
+    if not _WORKER_HEAD.match(msg): return e
+    lines, cls = msg.rstrip().splitlines(), type(e)
+    names = {cls.__name__, f'{cls.__module__}.{cls.__qualname__}'}
+    for j in range(len(lines) - 1, 0, -1):
+        head, sep, rest = lines[j].partition(': ')
+        if sep and head in names:
+            try: out = cls('\n'.join([rest] + lines[j + 1:]))
+            except Exception: return e
+            return out.with_traceback(e.__traceback__)
+    return e
+
+@contextlib.contextmanager
+def worker_errors_unwrapped() -> Iterator[None]:
+    "Re-raise an ExcelError that a DataLoader worker raised with its own one-line message (`unwrap_worker_error`)."
+    try: yield
+    except ExcelError as e:
+        u = unwrap_worker_error(e)
+        if u is e: raise
+        raise u from None
+
 # %% ../nbs/01_data.ipynb #df7ea433
+def _class_list(v:np.ndarray, classes:list[str]) -> str:
+    return ', '.join(c for c, x in zip(classes, v) if x) or 'no class'
+
 def check_dataset(ds:SegDataset, # the dataset to scan
                   progress:bool=True, # tqdm progress bar
-                 ) -> dict: # count, class_images (images per class), bad [(name, message)]
-    "Read every sample of a dataset and report class frequencies and every bad file."
+                 ) -> dict: # count, class_images (images per class), bad [(name, message)], disagree [(name, message)], problems [message]
+    "Read every sample of a dataset and report class frequencies, every bad file and every label the masks contradict."
     from tqdm.auto import tqdm
-    freq, bad = np.zeros(ds.n_classes, np.int64), []
+    freq, bad, disagree = np.zeros(ds.n_classes, np.int64), [], []
     for i in tqdm(range(len(ds)), desc=f'check {ds.split}', disable=not progress, unit='img'):
-        try: freq += ds[i]['label'].astype(bool)
+        try:
+            s = ds[i]
+            freq += s['label'].astype(bool)
+            if ds.labels is not None and s['mask'] is not None:
+                m = mask_to_label(s['mask'], ds.n_classes)
+                if (m != s['label']).any():
+                    disagree.append((ds.names[i], f'the label file says {_class_list(s["label"], ds.classes)}, the mask '
+                                                  f'has {_class_list(m, ds.classes)}'))
         except ExcelError as e: bad.append((ds.names[i], str(e)))
-    return {'count': len(ds), 'class_images': dict(zip(ds.classes, freq.tolist())), 'bad': bad}
+    problems = []
+    if ds.has_labels and len(bad) < len(ds) and not freq.any():
+        src = f'the label file {ds.label_file}' if ds.labels is not None else 'the masks'
+        problems.append(f'no image of split {ds.split!r} has a foreground class: {src} give every image an all-zero label')
+    return {'count': len(ds), 'class_images': dict(zip(ds.classes, freq.tolist())), 'bad': bad, 'disagree': disagree,
+            'problems': problems}
+
+def scan_split_files(ds:SegDataset, # the dataset to scan
+                     limit:int|None=None, # first `limit` samples only
+                    ) -> list[tuple[str, str]]: # (name, message) of every bad sample
+    "Problems visible in the file headers alone (nothing is decoded): missing, unreadable or oversized files, mask sizes."
+    bad = []
+    for i in range(len(ds) if limit is None else min(limit, len(ds))):
+        try:
+            h, w = ds.image_size(i)
+            if ds.has_masks:
+                p = ds.mask_path(i)
+                with open_image_file(p, 'mask') as m:
+                    if m.size != (w, h):
+                        raise DataError(f'{p}: mask size {m.size[1]}x{m.size[0]} (HxW) differs from its image, {h}x{w}')
+        except ExcelError as e: bad.append((ds.names[i], str(e)))
+    return bad
+
+def validate_split(ds:SegDataset, # the dataset a command is about to read
+                   limit:int|None=None, # first `limit` samples only
+                  ) -> None:
+    "Raise the first problem `scan_split_files` finds as a one-line DataError (with the count of the others)."
+    bad = scan_split_files(ds, limit)
+    if bad:
+        more = (f' (and {len(bad) - 1} more bad sample(s) in split {ds.split!r}; `excel-nb datacheck` lists them all)'
+                if len(bad) > 1 else '')
+        raise DataError(bad[0][1] + more)
 
 def cli_datacheck_args(p:argparse.ArgumentParser) -> None:
     "Options of `excel-nb datacheck`."
@@ -1081,7 +1150,7 @@ def cli_datacheck_args(p:argparse.ArgumentParser) -> None:
     p.add_argument('--no-progress', action='store_true', help='no progress bar')
 
 def cli_datacheck(args:argparse.Namespace) -> int:
-    "Scan a dataset split; print counts, class frequencies and bad files; 1 if any file is bad."
+    "Scan a dataset split; print counts, class frequencies, bad files and label problems; 1 if anything is wrong."
     kw = {}
     if args.dataset == 'folder':
         if args.classes: kw['classes'] = (args.classes.split(',') if ',' in args.classes and not Path(args.classes).exists()
@@ -1092,7 +1161,7 @@ def cli_datacheck(args:argparse.Namespace) -> int:
         if args.dataset == 'voc' and args.sbd_root: kw['sbd_root'] = args.sbd_root
     ds = load_dataset(args.dataset, args.root, args.split, **kw)
     r = check_dataset(ds, progress=not args.no_progress)
-    src = 'label file' if ds.labels is not None else 'masks' if ds.has_masks else 'none'
+    src = f'label file {ds.label_file}' if ds.labels is not None else 'masks' if ds.has_masks else 'none'
     print(f'{args.dataset} {ds.split} at {ds.root}: {r["count"]} samples, masks: {"yes" if ds.has_masks else "no"}, '
           f'labels: {src}')
     width = max(len(c) for c in ds.classes)
@@ -1100,7 +1169,11 @@ def cli_datacheck(args:argparse.Namespace) -> int:
     for c, n in r['class_images'].items(): print(f'{c:<{width}}  {n}')
     print(f'bad files: {len(r["bad"])}')
     for name, msg in r['bad']: print(f'  {name}: {msg}')
-    return 1 if r['bad'] else 0
+    if ds.labels is not None and ds.has_masks:
+        print(f'label file vs masks, disagreements: {len(r["disagree"])}')
+        for name, msg in r['disagree']: print(f'  {name}: {msg}')
+    for msg in r['problems']: print(f'problem: {msg}')
+    return 1 if r['bad'] or r['disagree'] or r['problems'] else 0
 
 # %% ../nbs/01_data.ipynb #1213f36c
 def cli_coco2voc_args(p:argparse.ArgumentParser) -> None:
