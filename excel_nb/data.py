@@ -887,7 +887,9 @@ def _rasterise(seg:list|dict, h:int, w:int) -> np.ndarray:
     M = _import_coco_mask()
     if isinstance(seg, list): rle = M.merge(M.frPyObjects(seg, h, w))
     else: rle = M.frPyObjects(seg, h, w) if isinstance(seg['counts'], list) else seg
-    return M.decode(rle).astype(bool)
+    with warnings.catch_warnings():   # pycocotools' decode warns about numpy 2's copy keyword; the result is right
+        warnings.simplefilter('ignore', DeprecationWarning)
+        return M.decode(rle).astype(bool)
 
 def coco_to_voc(ann_file:str|Path, # instances_<split>2014.json
                 image_dir:str|Path, # the folder with the split's images (e.g. val2014/)
