@@ -11,6 +11,7 @@ import csv
 import importlib
 import io
 import json
+import math
 import os
 import pickle
 import re
@@ -783,7 +784,9 @@ def _import_coco_mask():
     except ImportError: raise ExcelError('coco2voc needs pycocotools: pip install pycocotools') from None
 
 def _is_int(x:Any) -> bool: return isinstance(x, int) and not isinstance(x, bool)
-def _is_num(x:Any) -> bool: return isinstance(x, (int, float)) and not isinstance(x, bool) and np.isfinite(x)
+def _is_numbers(p:Any) -> bool:
+    "Whether `p` is a list of finite ints/floats (bools excluded), checked at C speed for COCO's millions of points."
+    return isinstance(p, list) and set(map(type, p)) <= {int, float} and math.isfinite(sum(p))
 
 def _rle_string_counts(s:str) -> list[int]|None:
     "The run lengths of a compressed COCO RLE string (pycocotools' encoding), or None when it is malformed."
@@ -805,7 +808,7 @@ def _check_segmentation(seg:Any, h:int, w:int, where:str) -> list|dict|None:
     if isinstance(seg, list):
         polys = []
         for p in seg:
-            if not isinstance(p, list) or not all(_is_num(v) for v in p):
+            if not _is_numbers(p):
                 raise DataError(f'{where}: a polygon must be a list of numbers x1, y1, x2, y2, ..., got {str(p)[:60]}')
             if len(p) % 2: raise DataError(f'{where}: a polygon has an odd number ({len(p)}) of coordinates')
             if len(p) >= 6: polys.append(p)
