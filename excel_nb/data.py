@@ -8,10 +8,17 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import importlib
 import io
+import json
+import math
+import os
+import pickle
+import re
 import shutil
+import warnings
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Collection, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -19,15 +26,18 @@ import torch.nn.functional as F
 from PIL import Image
 
 from .core import (COCO_CLASSES, VOC_CLASSES, DataError, ExcelError, MissingFileError, atomic_write,
-                           load_json, save_json)
+                           save_json)
 
 # %% auto #0
-__all__ = ['IMAGE_EXTS', 'COCO_PREFIXES', 'DATASET_KINDS', 'COCO_CATEGORY_IDS', 'COCO_SPELLINGS', 'IMAGENET_MEAN', 'IMAGENET_STD',
-           'voc_palette', 'save_label_png', 'load_image', 'load_mask', 'mask_to_label', 'load_labels', 'SegDataset',
-           'sbd_list_dirs', 'build_train_aug', 'VOCDataset', 'coco_mask_name', 'COCODataset', 'FolderDataset',
-           'load_dataset', 'make_voc_tree', 'make_coco_annotations', 'coco_category_map', 'coco_to_voc',
-           'make_folder_dataset', 'normalize', 'preprocess', 'denormalize', 'augment_train', 'TrainDataset',
-           'check_dataset', 'cli_datacheck_args', 'cli_datacheck', 'cli_coco2voc_args', 'cli_coco2voc']
+__all__ = ['IMAGE_EXTS', 'MAX_PIXELS', 'COCO_PREFIXES', 'DATASET_KINDS', 'COCO_CATEGORY_IDS', 'COCO_SPELLINGS', 'IMAGENET_MEAN',
+           'IMAGENET_STD', 'voc_palette', 'save_label_png', 'read_text', 'read_json', 'pixel_limit', 'open_image_file',
+           'load_image', 'load_mask', 'mask_to_label', 'NumpyOnlyUnpickler', 'load_labels', 'check_label_table',
+           'SegDataset', 'sbd_list_dirs', 'build_train_aug', 'VOCDataset', 'coco_mask_name', 'COCODataset',
+           'read_class_list', 'FolderDataset', 'load_dataset', 'make_voc_tree', 'make_coco_annotations',
+           'coco_category_map', 'load_coco_instances', 'coco_to_voc', 'make_folder_dataset', 'normalize', 'preprocess',
+           'denormalize', 'augment_train', 'TrainDataset', 'unwrap_worker_error', 'worker_errors_unwrapped',
+           'check_dataset', 'scan_split_files', 'validate_split', 'cli_datacheck_args', 'cli_datacheck',
+           'cli_coco2voc_args', 'cli_coco2voc']
 
 # %% ../nbs/01_data.ipynb #3ea5f30d
 def voc_palette(n:int=256, # number of colours (ids 0..n-1)
@@ -58,8 +68,48 @@ def save_label_png(label:np.ndarray|torch.Tensor, # H x W class ids in 0..255
     with atomic_write(path) as f: im.save(f, format='PNG')
     return Path(path)
 
+# %% ../nbs/01_data.ipynb #426ba965
+def read_text(path:str|Path, # a text input: a list, class, label, word or JSON file
+              what:str='file', # what the file is, for messages ('split list', 'label file', ...)
+             ) -> str:
+    "A UTF-8 text file's contents without a leading byte-order mark; clear errors for missing or non-UTF-8 files."
+    path = Path(path)
+    if path.is_dir(): raise DataError(f'{path}: expected a {what}, found a folder')
+    if not path.is_file(): raise MissingFileError(f'{what} not found: {path}')
+    data = path.read_bytes()
+    try: return data.decode('utf-8-sig')
+    except UnicodeDecodeError as e:
+        line = data[:e.start].count(b'\n') + 1
+        raise DataError(f'{path}: line {line}: byte 0x{data[e.start]:02x} is not UTF-8 text; save the {what} '
+                        'as UTF-8') from None
+
+def _unique_keys(pairs:list[tuple[str, Any]]) -> dict:
+    out = {}
+    for k, v in pairs:
+        if k in out: raise DataError(f'key {k!r} appears twice')
+        out[k] = v
+    return out
+
+def read_json(path:str|Path, # a JSON input
+              what:str='JSON file', # what the file is, for messages
+             ) -> Any:
+    "A JSON file (UTF-8, byte-order mark allowed) parsed, refusing repeated keys; DataError naming the file."
+    text = read_text(path, what)
+    try: return json.loads(text, object_pairs_hook=_unique_keys)
+    except json.JSONDecodeError as e: raise DataError(f'{path}: not valid JSON ({e})') from None
+    except DataError as e: raise DataError(f'{path}: {e}') from None
+
 # %% ../nbs/01_data.ipynb #4f25dea9
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
+MAX_PIXELS = 50_000_000  # largest image or mask read (width x height); $EXCEL_NB_MAX_PIXELS overrides it
+
+def pixel_limit() -> int:
+    "The largest image area read, in pixels: $EXCEL_NB_MAX_PIXELS when set, else `MAX_PIXELS` (50 MP)."
+    v = os.environ.get('EXCEL_NB_MAX_PIXELS', '').strip()
+    if not v: return MAX_PIXELS
+    n = int(v) if v.isdigit() else 0
+    if n < 1: raise ExcelError(f'EXCEL_NB_MAX_PIXELS must be a positive whole number of pixels, got {v!r}')
+    return n
 
 def _to_rgb(im:Image.Image) -> np.ndarray:
     "Convert a loaded Pillow image of any mode to H x W x 3 uint8 RGB."
@@ -87,13 +137,41 @@ def _describe(e:Exception) -> str:
     if type(e).__name__ == 'UnidentifiedImageError': return 'not an image file, or a format Pillow cannot read'
     return f'{type(e).__name__}: {msg}'
 
-def load_image(path:str|Path, # image file (jpg, png, ...)
-              ) -> np.ndarray: # H x W x 3 uint8 RGB
-    "Read an image as an RGB uint8 array, with a clear error for missing, corrupt or truncated files."
+@contextlib.contextmanager
+def open_image_file(path:str|Path, # image or mask file
+                    what:str='image', # for messages: 'image' or 'mask'
+                    max_pixels:int|None=None, # largest width x height accepted; None: `pixel_limit()`
+                   ) -> Iterator[Image.Image]:
+    "Open an image lazily (only its header is read), refusing missing, unreadable, empty and oversized files."
     path = Path(path)
-    if not path.is_file(): raise MissingFileError(f'image not found: {path}')
+    if not path.is_file(): raise MissingFileError(f'{what} not found: {path}')
+    limit = pixel_limit() if max_pixels is None else max_pixels
     try:
-        with Image.open(path) as im:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', Image.DecompressionBombWarning)
+            im = Image.open(path)
+    except Image.DecompressionBombError as e:
+        m = re.search(r'\((\d+) pixels\)', str(e))
+        n = int(m.group(1)) if m else None
+        raise DataError(f'{path}: {what} has ' + (f'{n:,} pixels' if n else 'too many pixels') + ', over '
+                        + (f'the limit of {limit:,} pixels' if n and n > limit else "Pillow's decompression-bomb limit")
+                        + '; shrink it') from None
+    except Exception as e: raise DataError(f'{path}: cannot read {what}: {_describe(e)}') from None
+    with im:
+        w, h = im.size
+        if w * h > limit:
+            raise DataError(f'{path}: {what} is {w}x{h} (WxH) = {w * h:,} pixels, over the limit of {limit:,} pixels; '
+                            'shrink it, or raise the limit with the environment variable EXCEL_NB_MAX_PIXELS')
+        if w * h == 0: raise DataError(f'{path}: {what} has no pixels ({w}x{h})')
+        yield im
+
+def load_image(path:str|Path, # image file (jpg, png, ...)
+               max_pixels:int|None=None, # largest width x height accepted; None: `pixel_limit()` (50 MP)
+              ) -> np.ndarray: # H x W x 3 uint8 RGB
+    "Read an image as an RGB uint8 array, with a clear error for missing, corrupt, truncated or oversized files."
+    path = Path(path)
+    try:
+        with open_image_file(path, 'image', max_pixels) as im:
             im.load()
             out = _to_rgb(im)
     except ExcelError: raise
@@ -137,9 +215,8 @@ def load_mask(path:str|Path, # mask file (.png)
              ) -> np.ndarray: # H x W uint8 class ids
     "Read a class-index mask and check its size and values."
     path = Path(path)
-    if not path.is_file(): raise MissingFileError(f'mask not found: {path}')
     try:
-        with Image.open(path) as im:
+        with open_image_file(path, 'mask') as im:
             im.load()
             mode = im.mode
             if mode in ('P', 'L'): m = np.array(im, dtype=np.uint8)
@@ -190,77 +267,166 @@ def _check_vec(v:Any, n:int, where:str) -> np.ndarray:
     if not np.isin(a, (0, 1)).all(): raise DataError(f'{where}: label vector must be 0/1, got values {np.unique(a)}')
     return a
 
+def _numpy_globals() -> dict[tuple[str, str], Any]:
+    "The only globals a .npy label file may name: numpy's array, dtype and scalar rebuilders (numpy 1.x and 2.x names)."
+    def sub(name):
+        try: return importlib.import_module(f'numpy._core.{name}')
+        except ImportError: return importlib.import_module(f'numpy.core.{name}')
+    ma, nu = sub('multiarray'), sub('numeric')
+    out = {('numpy', 'ndarray'): np.ndarray, ('numpy', 'dtype'): np.dtype}
+    for pkg in ('numpy._core', 'numpy.core'):
+        out.update({(f'{pkg}.multiarray', '_reconstruct'): ma._reconstruct, (f'{pkg}.multiarray', 'scalar'): ma.scalar,
+                    (f'{pkg}.numeric', '_frombuffer'): nu._frombuffer})
+    return out
+
+class NumpyOnlyUnpickler(pickle.Unpickler):
+    "Unpickles numpy arrays, dtypes and scalars in builtin containers; any other global (os.system, ...) is refused."
+    _allowed = None
+    def find_class(self, module:str, name:str) -> Any:
+        if NumpyOnlyUnpickler._allowed is None: NumpyOnlyUnpickler._allowed = _numpy_globals()
+        f = self._allowed.get((module, name))
+        if f is None: raise pickle.UnpicklingError(f'it names {module}.{name}, which is not a numpy array type')
+        return f
+
+def _read_npy_labels(path:Path) -> dict:
+    "The dict of a pickled .npy label file, read with `NumpyOnlyUnpickler` (a crafted file cannot run code)."
+    fmt = np.lib.format
+    with open(path, 'rb') as f:
+        try:
+            version = fmt.read_magic(f)
+            shape, _, dtype = (fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0)(f)
+        except ValueError as e: raise DataError(f'{path}: not a .npy file ({e})') from None
+        if not dtype.hasobject:
+            raise DataError(f'{path}: holds a {dtype} array of shape {shape}, not a dict name -> one-hot vector')
+        try: obj = NumpyOnlyUnpickler(f).load()
+        except pickle.UnpicklingError as e:
+            raise DataError(f'{path}: refused to unpickle the label file: {e}; a .npy label file may hold only a dict '
+                            'of image names to numpy vectors') from None
+        except Exception as e: raise DataError(f'{path}: cannot read label file ({type(e).__name__}: {e})') from None
+    if isinstance(obj, np.ndarray) and obj.dtype == object and obj.shape == (): obj = obj.item()
+    if not isinstance(obj, dict):
+        raise DataError(f'{path}: expected a dict name -> one-hot vector (saved with np.save), got a {type(obj).__name__}')
+    return obj
+
+def _npy_entries(path:Path, classes:list[str]) -> Iterator[tuple[str, np.ndarray, str]]:
+    for k, v in _read_npy_labels(path).items():
+        where = f'{path}: entry {k!r}'
+        if not isinstance(k, str): raise DataError(f'{where}: image names must be strings')
+        yield k, _check_vec(v, len(classes), where), where
+
+def _json_entries(path:Path, classes:list[str]) -> Iterator[tuple[str, np.ndarray, str]]:
+    obj = read_json(path, 'label file')
+    if not isinstance(obj, dict):
+        raise DataError(f'{path}: expected a JSON object {{name: [class names] or 0/1 vector}}, got a {type(obj).__name__}')
+    for k, v in obj.items():
+        where = f'{path}: entry {k!r}'
+        if isinstance(v, str): v = [v]
+        if not isinstance(v, list):
+            raise DataError(f'{where}: expected a list of class names or a 0/1 vector, got a {type(v).__name__}')
+        if not v: vec = np.zeros(len(classes), np.float32)
+        elif all(isinstance(x, str) for x in v): vec = _names_to_vec(v, classes, where)
+        elif any(isinstance(x, str) for x in v): raise DataError(f'{where}: mixes class names and numbers: {v!r}')
+        else: vec = _check_vec(v, len(classes), where)
+        yield k, vec, where
+
+def _csv_entries(path:Path, classes:list[str]) -> Iterator[tuple[str, np.ndarray, str]]:
+    reader, rows = csv.reader(io.StringIO(read_text(path, 'label file'), newline='')), []
+    try:
+        for r in reader:
+            if any(c.strip() for c in r): rows.append((reader.line_num, [c.strip() for c in r]))
+    except csv.Error as e: raise DataError(f'{path}: line {reader.line_num}: not valid CSV ({e})') from None
+    if not rows: raise DataError(f'{path}: empty label file')
+    hl, head = rows[0]
+    layouts = '"name,labels" (class names separated by ";") or "name,<class>,<class>,..." (a 0/1 column per class)'
+    if head[0].lower() != 'name':
+        raise DataError(f'{path}: line {hl}: the first line must be a header {layouts}, got {",".join(head)!r}')
+    if len(head) == 1: raise DataError(f'{path}: no label column: the header is only "name"; expected {layouts}')
+    long = len(head) == 2 and head[1].lower() == 'labels'
+    if not long:
+        cols = head[1:]
+        unknown = [c for c in cols if c not in classes]
+        if unknown: raise DataError(f'{path}: unknown class column(s) {unknown}; expected {layouts} with the classes '
+                                    f'{classes[:5]}{" ..." if len(classes) > 5 else ""}')
+        twice = sorted({c for c in cols if cols.count(c) > 1})
+        if twice: raise DataError(f'{path}: class column(s) {twice} appear more than once')
+        missing = [c for c in classes if c not in cols]
+        if missing: raise DataError(f'{path}: no column for class(es) {missing[:5]}{" ..." if len(missing) > 5 else ""}: '
+                                    'a wide label file has a 0/1 column for every class')
+        order = [classes.index(c) for c in cols]
+    for ln, r in rows[1:]:
+        where = f'{path}: line {ln} ({r[0]})'
+        if len(r) != len(head):
+            hint = (f'; write "{r[0]}," for an image without a foreground class' if long and len(r) == 1 else
+                    '; separate class names with ";"' if long else '')
+            raise DataError(f'{where}: {len(r)} columns, the header has {len(head)}{hint}')
+        if long: yield r[0], _names_to_vec(r[1].replace('|', ';').split(';'), classes, where), where
+        else:
+            v = np.zeros(len(classes), np.float32)
+            try: v[order] = [float(x) for x in r[1:]]
+            except ValueError: raise DataError(f'{where}: label columns must be 0/1, got {r[1:]}') from None
+            yield r[0], _check_vec(v, len(classes), where), where
+
 def load_labels(path:str|Path, # label file: .npy (dict), .json or .csv
                 classes:list[str], # foreground class names, in id order
                ) -> dict[str, np.ndarray]: # name -> (C,) float32 multi-hot
-    "Read image-level labels from a label file in one of the documented formats."
-    path, C = Path(path), len(classes)
+    "Read image-level labels from a label file in a documented format; DataError for a file that carries none."
+    path = Path(path)
     if not path.is_file(): raise MissingFileError(f'label file not found: {path}')
-    suf, out = path.suffix.lower(), {}
-    if suf == '.npy':
-        try: obj = np.load(path, allow_pickle=True)
-        except Exception as e: raise DataError(f'{path}: cannot read label file: {e}') from None
-        if obj.dtype == object and obj.shape == (): obj = obj.item()
-        if not isinstance(obj, dict): raise DataError(f'{path}: expected a pickled dict name -> one-hot vector')
-        for k, v in obj.items(): out[_strip_ext(str(k))] = _check_vec(v, C, f'{path} [{k}]')
-    elif suf == '.json':
-        obj = load_json(path)
-        if not isinstance(obj, dict): raise DataError(f'{path}: expected a JSON object name -> labels')
-        for k, v in obj.items():
-            where = f'{path} [{k}]'
-            if isinstance(v, str): v = [v]
-            if not isinstance(v, list): raise DataError(f'{where}: expected a list of class names or a 0/1 vector')
-            out[_strip_ext(k)] = (_names_to_vec(v, classes, where) if all(isinstance(x, str) for x in v) and v
-                                  else _check_vec(v, C, where) if v else np.zeros(C, np.float32))
-    elif suf == '.csv':
-        with open(path, newline='', encoding='utf-8') as f: rows = [r for r in csv.reader(f) if r]
-        if not rows: raise DataError(f'{path}: empty label file')
-        head = [h.strip() for h in rows[0]]
-        if len(head) == 2 and head[1].lower() == 'labels':
-            for r in rows[1:]:
-                where = f'{path} line for {r[0]!r}'
-                out[_strip_ext(r[0].strip())] = _names_to_vec(r[1].replace('|', ';').split(';') if len(r) > 1 else [],
-                                                              classes, where)
-        else:
-            cols = head[1:]
-            unknown = [c for c in cols if c not in classes]
-            if unknown: raise DataError(f'{path}: unknown class column(s) {unknown}; expected a header '
-                                        f'"name,labels" or "name,<class>,..." with classes from {classes[:5]}...')
-            order = [classes.index(c) for c in cols]
-            for r in rows[1:]:
-                where = f'{path} line for {r[0]!r}'
-                if len(r) != len(head): raise DataError(f'{where}: {len(r)} columns, header has {len(head)}')
-                v = np.zeros(C, np.float32)
-                try: v[order] = [float(x) for x in r[1:]]
-                except ValueError: raise DataError(f'{where}: label columns must be 0/1, got {r[1:]}') from None
-                out[_strip_ext(r[0].strip())] = _check_vec(v, C, where)
-    else: raise DataError(f'{path}: unsupported label file type {suf!r}; use .npy, .json or .csv')
+    readers = {'.npy': _npy_entries, '.json': _json_entries, '.csv': _csv_entries}
+    suf = path.suffix.lower()
+    if suf not in readers: raise DataError(f'{path}: unsupported label file type {suf!r}; use .npy, .json or .csv')
+    out, first = {}, {}
+    for raw, vec, where in readers[suf](path, classes):
+        name = _strip_ext(raw.strip())
+        if not name: raise DataError(f'{where}: empty image name')
+        if name in out: raise DataError(f'{where}: image {name!r} is named twice (first at {first[name].split(": ", 1)[1]})')
+        out[name], first[name] = vec, where
     if not out: raise DataError(f'{path}: label file has no entries')
+    if not any(v.any() for v in out.values()):
+        raise DataError(f'{path}: every one of its {len(out)} entries is all zeros (no class for any image): '
+                        'the file carries no labels')
     return out
 
 # %% ../nbs/01_data.ipynb #40bc9a5c
 def _read_list(path:Path, what:str) -> list[str]:
     "Names from a split list: the first token of each line; a path token (`/JPEGImages/x.jpg ...`) gives its stem."
-    if not path.is_file(): raise MissingFileError(f'{what} not found: {path}')
     names = []
-    for line in path.read_text(encoding='utf-8').splitlines():
+    for line in read_text(path, what).splitlines():
         tok = line.split()
         if not tok or tok[0].startswith('#'): continue
         names.append(_strip_ext(Path(tok[0]).name) if '/' in tok[0] else _strip_ext(tok[0]))
     return list(dict.fromkeys(names))         # drop duplicates, keep order
 
+def check_label_table(labels:dict[str, np.ndarray], # name -> (C,) multi-hot, from `load_labels`
+                      names:Sequence[str], # the images of the split
+                      path:str|Path, # the label file, for messages
+                      split:str, # the split's name, for messages
+                      images:Collection[str]|None=None, # every image that exists (folder datasets); None: no check
+                      image_dir:str|Path|None=None, # where `images` are, for messages
+                     ) -> None:
+    "Raise DataError unless the label file has an entry for every image of the split and gives a class to one."
+    missing = [n for n in names if n not in labels]
+    if missing:
+        raise DataError(f'{path}: {len(missing)} of the {len(names)} image(s) of split {split!r} have no entry in the '
+                        f'label file, e.g. {missing[:5]}')
+    if images is not None:
+        stray = [n for n in labels if n not in images]
+        if stray: raise DataError(f'{path}: {len(stray)} entr{"y names" if len(stray) == 1 else "ies name"} no image in '
+                                  f'{image_dir}, e.g. {stray[:5]}')
+    if not any(labels[n].any() for n in names):
+        raise DataError(f'{path}: every image of split {split!r} ({len(names)}) has an all-zero label: the file '
+                        'gives no class to any of them')
+
 class SegDataset(torch.utils.data.Dataset):
     "Base of the datasets: a list of names with images, optional masks and image-level labels."
     def __init__(self, root:str|Path, split:str, classes:Sequence[str], names:Sequence[str],
-                 labels:dict[str, np.ndarray]|None=None, has_masks:bool=False, source:str=''):
+                 labels:dict[str, np.ndarray]|None=None, has_masks:bool=False, source:str='',
+                 label_file:str|Path|None=None): # where `labels` came from, for messages
         self.root, self.split, self.classes, self.names = Path(root), split, list(classes), list(names)
-        self.labels, self.has_masks = labels, has_masks
+        self.labels, self.has_masks, self.label_file = labels, has_masks, label_file
         if not self.names: raise DataError(f'split {split!r} of {self.root} is empty{source}')
         if len(set(self.classes)) != len(self.classes): raise DataError(f'duplicate class names in {self.classes}')
-        if labels is not None:
-            missing = [n for n in self.names if n not in labels]
-            if missing: raise DataError(f'{len(missing)} image(s) of split {split!r} have no entry in the label file: '
-                                        f'{missing[:5]}{" ..." if len(missing) > 5 else ""}')
+        if labels is not None: check_label_table(labels, self.names, label_file or 'label file', split)
 
     @property
     def has_labels(self) -> bool: return self.labels is not None or self.has_masks
@@ -272,11 +438,7 @@ class SegDataset(torch.utils.data.Dataset):
 
     def image_size(self, i:int) -> tuple[int, int]:
         "(H, W) of image `i`, read from the file header."
-        p = self.image_path(i)
-        if not p.is_file(): raise MissingFileError(f'image not found: {p}')
-        try:
-            with Image.open(p) as im: return im.size[1], im.size[0]
-        except Exception as e: raise DataError(f'{p}: cannot read image: {_describe(e)}') from None
+        with open_image_file(self.image_path(i)) as im: return im.size[1], im.size[0]
 
     def get_mask(self, i:int, size:tuple[int, int]|None=None) -> np.ndarray:
         "The validated mask of sample `i` (size checked against `size`, default the image header)."
@@ -347,7 +509,7 @@ class VOCDataset(SegDataset):
         self.mask_dirs = [d for d in (root/'SegmentationClassAug', root/'SegmentationClass') if d.is_dir()]
         labels = load_labels(label_file, VOC_CLASSES) if label_file is not None else None
         super().__init__(root, split, VOC_CLASSES, names, labels,
-                         has_masks=split != 'test' and bool(self.mask_dirs), source=source)
+                         has_masks=split != 'test' and bool(self.mask_dirs), source=source, label_file=label_file)
 
     def image_path(self, i:int) -> Path: return self.root/'JPEGImages'/f'{self.names[i]}.jpg'
     def mask_path(self, i:int) -> Path:
@@ -382,7 +544,8 @@ class COCODataset(SegDataset):
         else: names, source = sorted(p.stem for p in self.image_dir.glob('*.jpg')), f' (no images in {self.image_dir})'
         self.mask_dir = root/'SegmentationClass'/self.sub
         labels = load_labels(label_file, COCO_CLASSES) if label_file is not None else None
-        super().__init__(root, split, COCO_CLASSES, names, labels, has_masks=self.mask_dir.is_dir(), source=source)
+        super().__init__(root, split, COCO_CLASSES, names, labels, has_masks=self.mask_dir.is_dir(), source=source,
+                         label_file=label_file)
 
     def image_path(self, i:int) -> Path:
         n = self.names[i]
@@ -400,6 +563,17 @@ class COCODataset(SegDataset):
 def _resolve(root:Path, p:str|Path|None) -> Path|None:
     return None if p is None else (Path(p) if Path(p).is_absolute() else root/p)
 
+def read_class_list(path:str|Path, # text file, one class name per line
+                   ) -> list[str]:
+    "Class names from a class list file, in order; DataError for a repeated name (naming both lines)."
+    path, names, seen = Path(path), [], {}
+    for i, line in enumerate(read_text(path, 'class list').splitlines(), 1):
+        c = line.strip()
+        if not c: continue
+        if c in seen: raise DataError(f'{path}: line {i}: class {c!r} repeats line {seen[c]}')
+        seen[c] = i; names.append(c)
+    return names
+
 class FolderDataset(SegDataset):
     "A folder of images with a class list, image-level labels and optional masks."
     def __init__(self, root:str|Path, # dataset folder
@@ -412,14 +586,12 @@ class FolderDataset(SegDataset):
                 ):
         root = Path(root)
         if not root.is_dir(): raise MissingFileError(f'dataset folder not found: {root}')
-        if isinstance(classes, (str, Path)):
-            cf = _resolve(root, classes)
-            if not cf.is_file(): raise MissingFileError(f'class list not found: {cf}')
-            classes = [l.strip() for l in cf.read_text(encoding='utf-8').splitlines() if l.strip()]
+        src = root
+        if isinstance(classes, (str, Path)): src = _resolve(root, classes); classes = read_class_list(src)
         classes = list(classes)
-        if not classes: raise DataError(f'no classes given for {root}')
+        if not classes: raise DataError(f'{src}: no classes given')
         if 'background' in classes:
-            raise DataError(f"{root}: list only foreground classes; 'background' is always id 0")
+            raise DataError(f"{src}: list only foreground classes; 'background' is always id 0")
         if len(classes) > 254: raise DataError(f'{root}: at most 254 foreground classes, got {len(classes)}')
         self.image_dir = _resolve(root, images)
         if not self.image_dir.is_dir(): raise MissingFileError(f'image folder not found: {self.image_dir}')
@@ -435,9 +607,11 @@ class FolderDataset(SegDataset):
         self.mask_dir = _resolve(root, masks)
         if self.mask_dir is not None and not self.mask_dir.is_dir():
             raise MissingFileError(f'mask folder not found: {self.mask_dir}')
-        table = load_labels(_resolve(root, labels), classes) if labels is not None else None
+        lf = _resolve(root, labels) if labels is not None else None
+        table = load_labels(lf, classes) if lf is not None else None
         super().__init__(root, split, classes, names, table, has_masks=self.mask_dir is not None,
-                         source=f' ({lst or self.image_dir})')
+                         source=f' ({lst or self.image_dir})', label_file=lf)
+        if table is not None: check_label_table(table, self.names, lf, split, self.files, self.image_dir)
 
     def image_path(self, i:int) -> Path:
         n = self.names[i]
@@ -590,21 +764,135 @@ def make_coco_annotations(root:str|Path, # folder; writes <split>2014/*.jpg and 
 
 # %% ../nbs/01_data.ipynb #88ce123e
 def coco_category_map(categories:list[dict], # the 'categories' of a COCO instances file
+                      where:str='COCO categories', # the file, for messages
                      ) -> dict[int, int]: # COCO category id -> our id 1..80
     "Map COCO category ids to contiguous ids in `COCO_CLASSES` order, by name."
     ours = {n: i + 1 for i, n in enumerate(COCO_CLASSES)}
     ours.update({COCO_SPELLINGS[n]: i + 1 for i, n in enumerate(COCO_CLASSES) if n in COCO_SPELLINGS})
-    out = {}
+    out, by_class = {}, {}
     for c in categories:
-        if c['name'] not in ours: raise DataError(f"unknown COCO category {c['name']!r} (id {c['id']})")
-        out[int(c['id'])] = ours[c['name']]
+        if c['name'] not in ours: raise DataError(f"{where}: unknown COCO category {c['name']!r} (id {c['id']})")
+        k = ours[c['name']]
+        if k in by_class: raise DataError(f"{where}: categories {by_class[k]} and {c['id']} are both {COCO_CLASSES[k - 1]!r}")
+        out[int(c['id'])], by_class[k] = k, c['id']
     return out
 
-def _import_coco():
+def _import_coco_mask():
     try:
-        from pycocotools.coco import COCO
-        return COCO
+        from pycocotools import mask
+        return mask
     except ImportError: raise ExcelError('coco2voc needs pycocotools: pip install pycocotools') from None
+
+def _is_int(x:Any) -> bool: return isinstance(x, int) and not isinstance(x, bool)
+def _is_numbers(p:Any) -> bool:
+    "Whether `p` is a list of finite ints/floats (bools excluded), checked at C speed for COCO's millions of points."
+    return isinstance(p, list) and set(map(type, p)) <= {int, float} and math.isfinite(sum(p))
+
+def _rle_string_counts(s:str) -> list[int]|None:
+    "The run lengths of a compressed COCO RLE string (pycocotools' encoding), or None when it is malformed."
+    counts, p = [], 0
+    while p < len(s):
+        x, k, more = 0, 0, True
+        while more:
+            if p >= len(s): return None
+            c = ord(s[p]) - 48
+            if not 0 <= c < 64: return None
+            x |= (c & 0x1f) << (5 * k); more = bool(c & 0x20); p += 1; k += 1
+            if not more and c & 0x10: x |= -1 << (5 * k)
+        if len(counts) > 2: x += counts[-2]
+        counts.append(x)
+    return counts
+
+def _check_segmentation(seg:Any, h:int, w:int, where:str) -> list|dict|None:
+    "The region in a form pycocotools takes; None when it encloses nothing; DataError when it is malformed."
+    if isinstance(seg, list):
+        polys = []
+        for p in seg:
+            if not _is_numbers(p):
+                raise DataError(f'{where}: a polygon must be a list of numbers x1, y1, x2, y2, ..., got {str(p)[:60]}')
+            if len(p) % 2: raise DataError(f'{where}: a polygon has an odd number ({len(p)}) of coordinates')
+            if len(p) >= 6: polys.append(p)
+        return polys or None
+    if isinstance(seg, dict):
+        counts, size = seg.get('counts'), seg.get('size')
+        if not (isinstance(size, list) and len(size) == 2 and all(_is_int(v) for v in size)):
+            raise DataError(f'{where}: an RLE segmentation needs "size": [height, width], got {size!r}')
+        if size != [h, w]: raise DataError(f"{where}: RLE size {size} differs from the image's [height, width] {[h, w]}")
+        if isinstance(counts, str): counts = _rle_string_counts(counts)
+        elif not (isinstance(counts, list) and all(_is_int(v) for v in counts)): counts = None
+        if counts is None or any(v < 0 for v in counts):
+            raise DataError(f'{where}: RLE "counts" must be non-negative run lengths (a list, or a compressed string)')
+        if sum(counts) != h * w:
+            raise DataError(f'{where}: RLE run lengths cover {sum(counts)} pixels, the image has {h}x{w} = {h * w}')
+        return seg
+    raise DataError(f'{where}: segmentation must be a list of polygons or an RLE object, got {type(seg).__name__}')
+
+def _check_coco_images(d:dict, ann_file:Path) -> dict[int, dict]:
+    "The images of an instances file by id, checked."
+    images, masks = {}, {}
+    for j, im in enumerate(d['images']):
+        iid = im.get('id') if isinstance(im, dict) else None
+        if not _is_int(iid): raise DataError(f'{ann_file}: image #{j} has no integer "id": {str(im)[:80]}')
+        if iid in images: raise DataError(f'{ann_file}: image id {iid} appears twice')
+        fn, h, w = im.get('file_name'), im.get('height'), im.get('width')
+        if not isinstance(fn, str) or not fn.strip() or Path(fn).name != fn or fn in ('.', '..'):
+            raise DataError(f'{ann_file}: image {iid}: "file_name" must be a plain file name, got {fn!r}')
+        if not (_is_int(h) and _is_int(w) and h > 0 and w > 0):
+            raise DataError(f'{ann_file}: image {iid} ({fn}) needs positive integer "height" and "width", got {h!r}, {w!r}')
+        if h * w > pixel_limit():
+            raise DataError(f'{ann_file}: image {iid} ({fn}) is {w}x{h} (WxH) = {h * w:,} pixels, over the limit of '
+                            f'{pixel_limit():,} pixels (EXCEL_NB_MAX_PIXELS)')
+        m = coco_mask_name(Path(fn).stem)
+        if m in masks: raise DataError(f'{ann_file}: images {masks[m]} and {iid} would both write the mask {m}.png')
+        masks[m], images[iid] = iid, im
+    return images
+
+def load_coco_instances(ann_file:str|Path, # instances_<split>2014.json
+                        image_dir:str|Path|None=None, # the split's image folder: every image file must be there
+                       ) -> dict: # images (sorted by id), annotations {image id: [id, category, crowd, segmentation]}, degenerate
+    "Read a COCO instances file and check everything the converter relies on; DataError naming file, id and problem."
+    ann_file = Path(ann_file)
+    d = read_json(ann_file, 'COCO annotation file')
+    lacking = [k for k in ('images', 'annotations', 'categories') if not isinstance(d, dict) or not isinstance(d.get(k), list)]
+    if lacking: raise DataError(f'{ann_file}: not a COCO instances file: no list {", ".join(lacking)}')
+    for j, c in enumerate(d['categories']):
+        if not isinstance(c, dict) or not _is_int(c.get('id')) or not isinstance(c.get('name'), str):
+            raise DataError(f'{ann_file}: category #{j} needs an integer "id" and a "name": {str(c)[:80]}')
+    ids = [c['id'] for c in d['categories']]
+    if len(set(ids)) != len(ids): raise DataError(f'{ann_file}: category id {next(i for i in ids if ids.count(i) > 1)} appears twice')
+    cmap = coco_category_map(d['categories'], str(ann_file))
+    images = _check_coco_images(d, ann_file)
+    anns, seen, degenerate = {iid: [] for iid in images}, set(), 0
+    for j, a in enumerate(d['annotations']):
+        aid = a.get('id') if isinstance(a, dict) else None
+        if not _is_int(aid): raise DataError(f'{ann_file}: annotation #{j} has no integer "id": {str(a)[:80]}')
+        where = f'{ann_file}: annotation {aid}'
+        if aid in seen: raise DataError(f'{where}: the id appears twice')
+        seen.add(aid)
+        lack = [k for k in ('image_id', 'category_id', 'segmentation') if k not in a]
+        if lack: raise DataError(f'{where}: no {", ".join(lack)}')
+        iid, cid, crowd = a['image_id'], a['category_id'], a.get('iscrowd', 0)
+        if not _is_int(iid) or iid not in images: raise DataError(f"{where}: image_id {iid!r} is not among the file's images")
+        if not _is_int(cid) or cid not in cmap:
+            raise DataError(f"{where} (image {iid}): category_id {cid!r} is not among the file's categories")
+        if crowd not in (0, 1): raise DataError(f'{where}: iscrowd must be 0 or 1, got {crowd!r}')
+        seg = _check_segmentation(a['segmentation'], images[iid]['height'], images[iid]['width'], where)
+        if seg is None: degenerate += 1; continue
+        anns[iid].append({'id': aid, 'category': cmap[cid], 'crowd': bool(crowd), 'segmentation': seg})
+    if image_dir is not None:
+        absent = [im['file_name'] for im in images.values() if not (Path(image_dir)/im['file_name']).is_file()]
+        if absent: raise MissingFileError(f'{ann_file}: {len(absent)} of its {len(images)} image file(s) are not in '
+                                          f'{image_dir}, e.g. {absent[:3]}')
+    return {'images': [images[i] for i in sorted(images)], 'annotations': anns, 'degenerate': degenerate}
+
+def _rasterise(seg:list|dict, h:int, w:int) -> np.ndarray:
+    "H x W bool mask of a checked region (polygons, uncompressed or compressed RLE)."
+    M = _import_coco_mask()
+    if isinstance(seg, list): rle = M.merge(M.frPyObjects(seg, h, w))
+    else: rle = M.frPyObjects(seg, h, w) if isinstance(seg['counts'], list) else seg
+    with warnings.catch_warnings():   # pycocotools' decode warns about numpy 2's copy keyword; the result is right
+        warnings.simplefilter('ignore', DeprecationWarning)
+        return M.decode(rle).astype(bool)
 
 def coco_to_voc(ann_file:str|Path, # instances_<split>2014.json
                 image_dir:str|Path, # the folder with the split's images (e.g. val2014/)
@@ -614,52 +902,46 @@ def coco_to_voc(ann_file:str|Path, # instances_<split>2014.json
                 crowd:str='ignore', # 'ignore' (255) or 'class' (paint crowd regions with their class)
                 overwrite:bool=False, # rewrite masks that already exist
                 progress:bool=True, # show a tqdm progress bar
-               ) -> dict: # counts: images, written, skipped, labelled; path of the list
-    "Convert COCO instance annotations to VOC-style class-index PNG masks (resumable, atomic)."
+               ) -> dict: # counts: images, written, skipped, labelled, degenerate; path of the list
+    "Convert COCO instance annotations to VOC-style class-index PNG masks (checked first, resumable, atomic)."
     from tqdm.auto import tqdm
     ann_file, image_dir, out_root = Path(ann_file), Path(image_dir), Path(out_root)
     if images not in ('link', 'copy', 'none'): raise ExcelError(f"images must be 'link', 'copy' or 'none', got {images!r}")
     if crowd not in ('ignore', 'class'): raise ExcelError(f"crowd must be 'ignore' or 'class', got {crowd!r}")
     if not ann_file.is_file(): raise MissingFileError(f'annotation file not found: {ann_file}')
     if not image_dir.is_dir(): raise MissingFileError(f'image folder not found: {image_dir}')
-    COCO = _import_coco()
-    try:
-        with contextlib.redirect_stdout(io.StringIO()): coco = COCO(str(ann_file))   # silence its index messages
-    except Exception as e: raise DataError(f'{ann_file}: not a COCO instances file ({type(e).__name__}: {e})') from None
-    cmap = coco_category_map(coco.loadCats(coco.getCatIds()))
+    _import_coco_mask()
+    coco = load_coco_instances(ann_file, image_dir)      # everything is checked before anything is written
     mask_dir, img_out = out_root/'SegmentationClass'/split, out_root/'JPEGImages'/split
-    mask_dir.mkdir(parents=True, exist_ok=True)
-    if images == 'link' and not img_out.exists():
-        img_out.parent.mkdir(parents=True, exist_ok=True)
-        img_out.symlink_to(image_dir.resolve(), target_is_directory=True)
-    stats, keep = {'images': 0, 'written': 0, 'skipped': 0, 'labelled': 0}, []
-    for iid in tqdm(sorted(coco.getImgIds()), desc=f'coco2voc {split}', disable=not progress, unit='img'):
-        info = coco.loadImgs(iid)[0]
+    try:
+        mask_dir.mkdir(parents=True, exist_ok=True)
+        if images == 'link' and not img_out.exists():
+            img_out.parent.mkdir(parents=True, exist_ok=True)
+            img_out.symlink_to(image_dir.resolve(), target_is_directory=True)
+    except OSError as e: raise ExcelError(f'{out_root}: cannot create the output folders ({e.strerror or e})') from None
+    stats, keep = {'images': 0, 'written': 0, 'skipped': 0, 'labelled': 0, 'degenerate': coco['degenerate']}, []
+    for info in tqdm(coco['images'], desc=f'coco2voc {split}', disable=not progress, unit='img'):
         name = Path(info['file_name']).stem
         out = mask_dir/f'{coco_mask_name(name)}.png'
         stats['images'] += 1
         if images == 'copy':
             src, dst = image_dir/info['file_name'], img_out/info['file_name']
-            if not src.is_file(): raise MissingFileError(f'image of annotation file not found: {src}')
             if overwrite or not dst.is_file():
                 with atomic_write(dst) as f, open(src, 'rb') as g: shutil.copyfileobj(g, f)
         if out.is_file() and not overwrite:
             stats['skipped'] += 1
             m = load_mask(out, len(COCO_CLASSES))
         else:
-            h, w = int(info['height']), int(info['width'])
+            h, w = info['height'], info['width']
             m = np.zeros((h, w), np.uint8)
             layers = []
-            for a in coco.loadAnns(coco.getAnnIds(imgIds=iid, iscrowd=None)):
-                try: bm = coco.annToMask(a).astype(bool)
+            for a in coco['annotations'][info['id']]:
+                try: bm = _rasterise(a['segmentation'], h, w)
                 except Exception as e:
-                    raise DataError(f"{ann_file}: annotation {a.get('id')} of {info['file_name']} cannot be "
-                                    f'rasterised ({type(e).__name__}: {e})') from None
-                if bm.shape != (h, w):
-                    raise DataError(f"{ann_file}: annotation {a.get('id')} is {bm.shape}, image {info['file_name']} is {(h, w)}")
-                is_crowd = bool(a.get('iscrowd', 0)) and crowd == 'ignore'
-                value = 255 if is_crowd else cmap[int(a['category_id'])]
-                layers.append((0 if is_crowd else 1, -int(bm.sum()), len(layers), value, bm))
+                    raise DataError(f"{ann_file}: annotation {a['id']} of {info['file_name']} cannot be rasterised "
+                                    f'({type(e).__name__}: {e})') from None
+                is_crowd = a['crowd'] and crowd == 'ignore'
+                layers.append((0 if is_crowd else 1, -int(bm.sum()), len(layers), 255 if is_crowd else a['category'], bm))
             for *_, value, bm in sorted(layers, key=lambda t: t[:3]): m[bm] = value
             save_label_png(m, out)
             stats['written'] += 1
@@ -779,17 +1061,85 @@ class TrainDataset(torch.utils.data.Dataset):
         if a['mask'] is not None: out['mask'] = torch.from_numpy(a['mask']).long()
         return out
 
+# %% ../nbs/01_data.ipynb #d268ad20
+_WORKER_HEAD = re.compile(r'^Caught \w+ in (?:DataLoader worker process \d+|pin memory thread[^.]*)\.\s*\nOriginal Traceback')
+
+def unwrap_worker_error(e:BaseException, # an exception, perhaps re-raised by torch from a DataLoader worker
+                       ) -> BaseException:
+    "The worker's original error (same class, its own message) when torch re-raised `e` from a worker; else `e`."
+    msg = str(e.args[0]) if len(e.args) == 1 else str(e)
+    if not _WORKER_HEAD.match(msg): return e
+    lines, cls = msg.rstrip().splitlines(), type(e)
+    names = {cls.__name__, f'{cls.__module__}.{cls.__qualname__}'}
+    for j in range(len(lines) - 1, 0, -1):
+        head, sep, rest = lines[j].partition(': ')
+        if sep and head in names:
+            try: out = cls('\n'.join([rest] + lines[j + 1:]))
+            except Exception: return e
+            return out.with_traceback(e.__traceback__)
+    return e
+
+@contextlib.contextmanager
+def worker_errors_unwrapped() -> Iterator[None]:
+    "Re-raise an ExcelError that a DataLoader worker raised with its own one-line message (`unwrap_worker_error`)."
+    try: yield
+    except ExcelError as e:
+        u = unwrap_worker_error(e)
+        if u is e: raise
+        raise u from None
+
 # %% ../nbs/01_data.ipynb #df7ea433
+def _class_list(v:np.ndarray, classes:list[str]) -> str:
+    return ', '.join(c for c, x in zip(classes, v) if x) or 'no class'
+
 def check_dataset(ds:SegDataset, # the dataset to scan
                   progress:bool=True, # tqdm progress bar
-                 ) -> dict: # count, class_images (images per class), bad [(name, message)]
-    "Read every sample of a dataset and report class frequencies and every bad file."
+                 ) -> dict: # count, class_images (images per class), bad [(name, message)], disagree [(name, message)], problems [message]
+    "Read every sample of a dataset and report class frequencies, every bad file and every label the masks contradict."
     from tqdm.auto import tqdm
-    freq, bad = np.zeros(ds.n_classes, np.int64), []
+    freq, bad, disagree = np.zeros(ds.n_classes, np.int64), [], []
     for i in tqdm(range(len(ds)), desc=f'check {ds.split}', disable=not progress, unit='img'):
-        try: freq += ds[i]['label'].astype(bool)
+        try:
+            s = ds[i]
+            freq += s['label'].astype(bool)
+            if ds.labels is not None and s['mask'] is not None:
+                m = mask_to_label(s['mask'], ds.n_classes)
+                if (m != s['label']).any():
+                    disagree.append((ds.names[i], f'the label file says {_class_list(s["label"], ds.classes)}, the mask '
+                                                  f'has {_class_list(m, ds.classes)}'))
         except ExcelError as e: bad.append((ds.names[i], str(e)))
-    return {'count': len(ds), 'class_images': dict(zip(ds.classes, freq.tolist())), 'bad': bad}
+    problems = []
+    if ds.has_labels and len(bad) < len(ds) and not freq.any():
+        src = f'the label file {ds.label_file}' if ds.labels is not None else 'the masks'
+        problems.append(f'no image of split {ds.split!r} has a foreground class: {src} give every image an all-zero label')
+    return {'count': len(ds), 'class_images': dict(zip(ds.classes, freq.tolist())), 'bad': bad, 'disagree': disagree,
+            'problems': problems}
+
+def scan_split_files(ds:SegDataset, # the dataset to scan
+                     limit:int|None=None, # first `limit` samples only
+                    ) -> list[tuple[str, str]]: # (name, message) of every bad sample
+    "Problems visible in the file headers alone (nothing is decoded): missing, unreadable or oversized files, mask sizes."
+    bad = []
+    for i in range(len(ds) if limit is None else min(limit, len(ds))):
+        try:
+            h, w = ds.image_size(i)
+            if ds.has_masks:
+                p = ds.mask_path(i)
+                with open_image_file(p, 'mask') as m:
+                    if m.size != (w, h):
+                        raise DataError(f'{p}: mask size {m.size[1]}x{m.size[0]} (HxW) differs from its image, {h}x{w}')
+        except ExcelError as e: bad.append((ds.names[i], str(e)))
+    return bad
+
+def validate_split(ds:SegDataset, # the dataset a command is about to read
+                   limit:int|None=None, # first `limit` samples only
+                  ) -> None:
+    "Raise the first problem `scan_split_files` finds as a one-line DataError (with the count of the others)."
+    bad = scan_split_files(ds, limit)
+    if bad:
+        more = (f' (and {len(bad) - 1} more bad sample(s) in split {ds.split!r}; `excel-nb datacheck` lists them all)'
+                if len(bad) > 1 else '')
+        raise DataError(bad[0][1] + more)
 
 def cli_datacheck_args(p:argparse.ArgumentParser) -> None:
     "Options of `excel-nb datacheck`."
@@ -805,7 +1155,7 @@ def cli_datacheck_args(p:argparse.ArgumentParser) -> None:
     p.add_argument('--no-progress', action='store_true', help='no progress bar')
 
 def cli_datacheck(args:argparse.Namespace) -> int:
-    "Scan a dataset split; print counts, class frequencies and bad files; 1 if any file is bad."
+    "Scan a dataset split; print counts, class frequencies, bad files and label problems; 1 if anything is wrong."
     kw = {}
     if args.dataset == 'folder':
         if args.classes: kw['classes'] = (args.classes.split(',') if ',' in args.classes and not Path(args.classes).exists()
@@ -816,7 +1166,7 @@ def cli_datacheck(args:argparse.Namespace) -> int:
         if args.dataset == 'voc' and args.sbd_root: kw['sbd_root'] = args.sbd_root
     ds = load_dataset(args.dataset, args.root, args.split, **kw)
     r = check_dataset(ds, progress=not args.no_progress)
-    src = 'label file' if ds.labels is not None else 'masks' if ds.has_masks else 'none'
+    src = f'label file {ds.label_file}' if ds.labels is not None else 'masks' if ds.has_masks else 'none'
     print(f'{args.dataset} {ds.split} at {ds.root}: {r["count"]} samples, masks: {"yes" if ds.has_masks else "no"}, '
           f'labels: {src}')
     width = max(len(c) for c in ds.classes)
@@ -824,7 +1174,11 @@ def cli_datacheck(args:argparse.Namespace) -> int:
     for c, n in r['class_images'].items(): print(f'{c:<{width}}  {n}')
     print(f'bad files: {len(r["bad"])}')
     for name, msg in r['bad']: print(f'  {name}: {msg}')
-    return 1 if r['bad'] else 0
+    if ds.labels is not None and ds.has_masks:
+        print(f'label file vs masks, disagreements: {len(r["disagree"])}')
+        for name, msg in r['disagree']: print(f'  {name}: {msg}')
+    for msg in r['problems']: print(f'problem: {msg}')
+    return 1 if r['bad'] or r['disagree'] or r['problems'] else 0
 
 # %% ../nbs/01_data.ipynb #1213f36c
 def cli_coco2voc_args(p:argparse.ArgumentParser) -> None:
@@ -849,5 +1203,6 @@ def cli_coco2voc(args:argparse.Namespace) -> int:
     st = coco_to_voc(args.ann, args.images, args.out, split, images=args.image_mode, crowd=args.crowd,
                      overwrite=args.overwrite, progress=not args.no_progress)
     print(f"coco2voc {split}: {st['images']} images, {st['written']} masks written, {st['skipped']} kept, "
-          f"{st['labelled']} with labels listed in {st['list']}")
+          f"{st['labelled']} with labels listed in {st['list']}"
+          + (f"; {st['degenerate']} annotation(s) without area skipped" if st['degenerate'] else ''))
     return 0

@@ -24,6 +24,7 @@ from typing import Any, Callable, Protocol
 
 from .core import (COCO_CLASSES, VOC_CLASSES, DataError, ExcelError, MissingFileError, WeightsError,
                            asset_path, get_device, load_json, save_json)
+from .data import read_json, read_text
 
 log = logging.getLogger('excel_nb.describe')
 
@@ -103,7 +104,7 @@ def load_descriptions(name_or_path:str|Path, # 'voc', 'coco', or a JSON file {cl
     path = Path(name_or_path).expanduser()
     if not path.exists():
         raise MissingFileError(f"description file not found: {path} (use 'voc', 'coco' or a JSON file)")
-    return validate_descriptions(load_json(path), path, None, n, template)
+    return validate_descriptions(read_json(path, 'description file'), path, None, n, template)
 
 # %% ../nbs/03a_describe.ipynb #5a648ef4
 def load_class_names(spec:str|Path, # 'voc', 'coco', or a text file with one class per line
@@ -115,7 +116,7 @@ def load_class_names(spec:str|Path, # 'voc', 'coco', or a text file with one cla
     if not path.is_file():
         raise MissingFileError(f'class list not found: {path} (use voc, coco or a text file with one class per line)')
     names, seen = [], {}
-    for i, line in enumerate(path.read_text(encoding='utf-8').splitlines(), 1):
+    for i, line in enumerate(read_text(path, 'class list').splitlines(), 1):
         name = ' '.join(line.split('#', 1)[0].split())
         if not name: continue
         if '{' in name or '}' in name: raise DataError(f'{path}:{i}: class name {name!r} must not contain braces')

@@ -276,7 +276,9 @@ def load_world_descriptions(path:str|Path|None=None, # default: the package's as
     "The world's TSE description file: class -> 20 sentences 'a clean origami {cls}. it ...'."
     path = Path(path) if path is not None else asset_path('world', 'descriptions.json')
     if not path.is_file(): raise MissingFileError(f'description file not found: {path}')
-    d = json.loads(path.read_text(encoding='utf-8'))
+    from excel_nb.data import read_json   # UTF-8 with or without a byte-order mark, clear errors
+    d = read_json(path, 'description file')
+    if not isinstance(d, dict): raise DataError(f'{path}: expected a JSON object {{class: [sentences]}}')
     bad = [c for c in WORLD_CLASSES if c not in d or not all(s.startswith(f'a clean origami {c}. it ') for s in d[c])]
     if bad: raise DataError(f'{path}: missing classes or sentences not of the form "a clean origami {{cls}}. it ..." '
                             f'for {bad}')
