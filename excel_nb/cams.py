@@ -21,7 +21,8 @@ from .cam import compute_cam
 from .core import (ExcelError, RunFolder, Timer, check_out_dir, code_fingerprint, default_threads, device_description,
                            fraction, get_device, git_commit, nonneg_int, open_fraction, positive_float, positive_int,
                            save_json, set_threads)
-from .data import DATASET_KINDS, SegDataset, denormalize, load_dataset, load_mask, preprocess, save_label_png
+from .data import (DATASET_KINDS, SegDataset, denormalize, load_dataset, load_mask, preprocess, read_text,
+                           save_label_png, validate_split)
 from .metrics import ConfusionMatrix, save_metrics
 from .pseudo import PseudoCfg, make_pseudo_label
 from .svc import ExCELViT, SVCCfg
@@ -188,7 +189,7 @@ def predict_split(dataset:SegDataset, # the split; its masks (when it has them) 
     outputs = [str(rel), 'config.json', 'metrics.json', 'per_class.csv', 'per_class.md']
     conf = ConfusionMatrix(dataset.n_classes + 1) if dataset.has_masks else None
     timer, t0 = timer or Timer(), time.time()
-    with RunFolder(out_dir, fp, command, 'resume' if resume else 'overwrite', outputs):
+    with RunFolder(out_dir, fp, command, 'resume' if resume else 'overwrite', outputs, precious=[str(rel)]):
         pred_dir.mkdir(parents=True, exist_ok=True)
         todo = [i for i in range(n) if not (pred_dir/f'{dataset.names[i]}.png').exists()]
         save_json({**config, 'n_images': n}, out_dir/'config.json')
@@ -292,7 +293,7 @@ def parse_words(spec:str) -> list[str]:
         from excel_nb.world import WORLD_BACKGROUNDS
         return list(WORLD_BACKGROUNDS)
     p = Path(spec)
-    if p.is_file(): return [l.strip() for l in p.read_text(encoding='utf-8-sig').splitlines() if l.strip()]
+    if p.is_file(): return [l.strip() for l in read_text(p, 'background word file').splitlines() if l.strip()]
     words = [w.strip() for w in spec.split(',') if w.strip()]
     if not words: raise ExcelError(f'--bg-words {spec!r} names no background words')
     return words
@@ -375,6 +376,7 @@ def cli_cams(args:argparse.Namespace) -> int:
     set_threads(args.threads)
     check_out_dir(args.out)
     ds = load_data_from_args(args, args.split)
+    validate_split(ds, args.limit)   # missing, unreadable or oversized files: refused before anything is written
     ex = build_from_args(args, ds, args.dataset)
     r = run_cams(ds, ex, args.out, args.batch_size, args.limit, not args.no_resume, not args.quiet,
                  {'command': 'cams', 'args': vars(args)}, data={'kind': args.dataset, 'label_file': args.label_file},

@@ -10,7 +10,7 @@ import importlib
 import sys
 
 # %% auto #0
-__all__ = ['COMMANDS', 'build_parser', 'error_message', 'main']
+__all__ = ['COMMANDS', 'Parser', 'build_parser', 'error_message', 'main']
 
 # %% ../nbs/99_cli.ipynb #3d49a440
 # name -> (module, one-line help); the module defines cli_<name>_args(parser) and cli_<name>(args)
@@ -31,15 +31,20 @@ COMMANDS = {
 
 def _func_name(cmd:str) -> str: return 'cli_' + cmd.replace('-', '_')
 
+class Parser(argparse.ArgumentParser):
+    "argparse with one-line errors: `excel-nb cams: error: argument --limit: ... (see excel-nb cams --help)`, exit 2."
+    def error(self, message:str):
+        self.exit(2, f'{self.prog}: error: {message} (see {self.prog} --help)\n')
+
 def build_parser(argv:list[str]|None=None, # arguments, used to import only the chosen subcommand's module
                 ) -> argparse.ArgumentParser:
     "The `excel-nb` argument parser with every subcommand."
     from excel_nb import __version__
-    parser = argparse.ArgumentParser(prog='excel-nb', description='ExCEL (CVPR 2025) weakly supervised '
+    parser = Parser(prog='excel-nb', description='ExCEL (CVPR 2025) weakly supervised '
                                      'semantic segmentation workbook: CLIP dense knowledge to pseudo masks.')
     parser.add_argument('--version', action='version', version=f'excel_nb {__version__}')
     parser.add_argument('--debug', action='store_true', help='show the full traceback of an error')
-    sub = parser.add_subparsers(dest='command', metavar='COMMAND')
+    sub = parser.add_subparsers(dest='command', metavar='COMMAND', parser_class=Parser)
     chosen = next((a for a in (argv or []) if not a.startswith('-')), None)
     for name, (mod, help_) in COMMANDS.items():
         p = sub.add_parser(name, help=help_, description=help_)
@@ -53,11 +58,8 @@ def error_message(e:BaseException) -> str|None:
     "The one-line message a user sees for an expected error (bad input or environment); None for a bug."
     from excel_nb.core import ExcelError
     if isinstance(e, ExcelError):
-        msg = str(e)
-        if 'Original Traceback' in msg:   # raised in a DataLoader worker: torch put the worker's traceback in the text
-            last = [l for l in msg.splitlines() if l.strip()][-1].strip()
-            msg = last.split(': ', 1)[1] if last.startswith(type(e).__name__ + ':') or '.' in last.split(':', 1)[0] else last
-        return msg
+        from excel_nb.data import unwrap_worker_error   # raised in a DataLoader worker: torch added its traceback
+        return str(unwrap_worker_error(e))
     if isinstance(e, MemoryError) or 'out of memory' in str(e).lower() or "can't allocate memory" in str(e).lower():
         return (f'out of memory ({type(e).__name__}: {str(e).splitlines()[0][:160] if str(e) else "no details"}); '
                 'use a smaller --batch-size or --image-size, or fewer --workers')

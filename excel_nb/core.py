@@ -107,8 +107,9 @@ def load_json(path:str|Path) -> Any:
     "Read a JSON file, with a clear error when it is missing or malformed."
     path = Path(path)
     if not path.exists(): raise MissingFileError(f'JSON file not found: {path}')
-    try: return json.loads(path.read_text(encoding='utf-8'))
+    try: return json.loads(path.read_text(encoding='utf-8-sig'))   # a byte-order mark is fine
     except json.JSONDecodeError as e: raise DataError(f'{path}: not valid JSON ({e})') from None
+    except UnicodeDecodeError as e: raise DataError(f'{path}: byte {e.start} is not UTF-8 text; save it as UTF-8') from None
 
 # %% ../nbs/00_core.ipynb #53b3894a
 RUN_FORMAT = 'excel-nb-run/1'
@@ -157,17 +158,21 @@ class RunFolder:
                  record:str='run.json', # name of the record file inside the folder
                  hint:str='use another --out or --no-resume', # what to do about a refused folder
                  warn_only:Sequence[str]=(), # top-level fingerprint keys whose change is recorded and warned about, not refused
+                 precious:Sequence[str]=(), # outputs worth keeping after a failure (masks, checkpoints); without any, a
+                                            # failed or interrupted run leaves nothing behind
                 ):
         if mode not in RUN_MODES: raise ExcelError(f'run folder mode must be one of {RUN_MODES}, not {mode!r}')
         self.path, self.command, self.mode, self.hint = Path(path).expanduser(), command, mode, hint
         self.fingerprint = json.loads(json.dumps(fingerprint, default=_json_default))
         self.outputs, self.record_path = [o for o in outputs], Path(path).expanduser()/record
         self.lock_path = self.record_path.with_name(f'.{record}.lock')
-        self._lock, self.resumed, self.warn_only = None, False, tuple(warn_only)
+        self._lock, self.resumed, self.warn_only, self.precious = None, False, tuple(warn_only), tuple(precious)
+        self.created = False
 
     def _acquire(self) -> None:
         import fcntl
         check_out_dir(self.path)
+        self.created = not self.path.exists()
         try: self.path.mkdir(parents=True, exist_ok=True)
         except OSError as e: raise ExcelError(f'cannot create output folder {self.path}: {e.strerror}') from None
         fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o666)
@@ -237,7 +242,25 @@ class RunFolder:
             self._release(); raise
         return self
 
+    def _has_precious(self) -> bool:
+        for o in self.precious:
+            p = self.path/o
+            if p.is_file() or (p.is_dir() and any(f.is_file() for f in p.rglob('*'))): return True
+        return False
+
+    def _discard(self) -> None:
+        "Remove everything this run wrote (nothing worth keeping was made): outputs, record, lock, the folder if new."
+        self._clear_outputs()
+        for f in (self.record_path, self.lock_path):
+            with contextlib.suppress(FileNotFoundError): f.unlink()
+        if self.created:
+            with contextlib.suppress(OSError): self.path.rmdir()   # only when empty
+
     def __exit__(self, et, e, tb) -> None:
+        if et is not None and not self._has_precious():
+            try: self._discard()
+            finally: self._release()
+            return
         try:
             status = 'complete' if et is None else 'interrupted' if et is KeyboardInterrupt else 'failed'
             self.record['status'] = status
@@ -269,8 +292,9 @@ def load_yaml(path:str|Path, # a YAML (or JSON) file holding a mapping
     import yaml
     path = Path(path)
     if not path.is_file(): raise MissingFileError(f'{what} not found: {path}')
-    try: d = yaml.safe_load(path.read_text(encoding='utf-8'))
+    try: d = yaml.safe_load(path.read_text(encoding='utf-8-sig'))
     except yaml.YAMLError as e: raise DataError(f'{path}: not valid YAML ({e})') from None
+    except UnicodeDecodeError as e: raise DataError(f'{path}: byte {e.start} is not UTF-8 text; save it as UTF-8') from None
     if d is None: return {}
     if not isinstance(d, dict): raise DataError(f'{path}: expected a mapping of key: value, got {type(d).__name__}')
     return d

@@ -23,7 +23,8 @@ from .cams import (ExCEL, add_data_args, add_resource_args, dataset_identity, de
                            predict_split)
 from .core import (DataError, ExcelError, MissingFileError, Timer, atomic_write, check_out_dir, code_fingerprint,
                            load_json, open_fraction, positive_int, set_threads)
-from .data import DATASET_KINDS, COCODataset, SegDataset, load_dataset, normalize, preprocess, save_label_png
+from .data import (DATASET_KINDS, COCODataset, SegDataset, load_dataset, normalize, preprocess, save_label_png,
+                           validate_split)
 from .decoder import ExcelHead
 from .lvc import compute_relation
 from .pseudo import make_pseudo_label
@@ -414,6 +415,7 @@ def cli_infer(args:argparse.Namespace) -> int:
     if not Path(args.checkpoint).is_file(): raise MissingFileError(f'checkpoint not found: {args.checkpoint}')
     if args.crf: _import_densecrf()   # fail before the model is loaded when pydensecrf2 is missing
     ds = load_data_from_args(args, split)
+    validate_split(ds, args.limit)   # missing, unreadable or oversized files: refused before anything is written
     excel, head, ck = load_trained_model(args.checkpoint, args.device, args.pretrained)
     check_classes(ck['classes'], ds, args.checkpoint)
     if args.caa_thre is not None: excel.cfg.pseudo.caa_thre = args.caa_thre

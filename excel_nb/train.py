@@ -31,7 +31,7 @@ from .clip import clip_fingerprint
 from .core import (DataError, ExcelError, MissingFileError, RunFolder, Timer, WeightsError, atomic_write,
                            check_out_dir, check_state_dict, code_fingerprint, device_description, get_device, git_commit,
                            load_yaml, positive_int, save_json, set_threads)
-from .data import DATASET_KINDS, SegDataset, TrainDataset, denormalize, preprocess
+from .data import DATASET_KINDS, SegDataset, TrainDataset, denormalize, preprocess, validate_split
 from .decoder import (DecoderCfg, ExcelHead, OptimCfg, build_optimizer, compute_aff_loss,
                               compute_aff_target, compute_seg_loss)
 from .lvc import AdapterCfg
@@ -705,7 +705,8 @@ def train(excel:ExCEL, # frozen model (CLIP with SVC, text rows) on its device
     ckpts = [p for p in ('last.pt', 'final.pt') if (out_dir/p).exists()]
     mode = 'resume' if resume is not None else 'fresh' if ckpts else 'overwrite'   # nothing to lose without a checkpoint
     run = RunFolder(out_dir, train_fingerprint(config), 'train', mode, TRAIN_OUTPUTS, warn_only=('code',),
-                    hint='continue it with --resume or choose another --out') if main else contextlib.nullcontext()
+                    precious=('last.pt', 'final.pt'), hint='continue it with --resume or choose another --out') \
+          if main else contextlib.nullcontext()
     with run:
         log = val_log = writer = None
         if main:
@@ -876,6 +877,8 @@ def cli_train(args:argparse.Namespace) -> int:
             cfg = replace(cfg, split='all', val_split=None)       # a folder dataset has no VOC split names
         ds = load_data_from_args(args, cfg.split)
         vds = load_dataset(args.dataset, args.root, cfg.val_split) if cfg.val_split else None
+        validate_split(ds)   # missing, unreadable or oversized files: refused before anything is written
+        if vds is not None: validate_split(vds, cfg.val_limit)
         args.caa_thre, args.device = cfg.caa_thre, str(dev)
         excel = build_from_args(args, ds, args.dataset)
         head = build_head(excel, cfg)

@@ -6,7 +6,8 @@ downloaded), runs `excel-nb ...` in-process and checks what a user sees:
 * the message: every fragment appears (the file that is wrong and the problem), and a refusal is exactly one line
   `excel-nb CMD: error: ...` on stderr;
 * no traceback anywhere in the output, and no exception escaping `main`;
-* nothing partial: the case's output folder holds no file afterwards (it may not exist at all).
+* nothing partial: the case's output folder holds no file afterwards (it may not exist at all); a case refused
+  because its folder holds another run's outputs checks instead that those are left as they were.
 
 To add a case, append a `Case` to `CASES`: `build(tmp)` writes the inputs under the case's own folder `tmp` and
 returns the argv (without `excel-nb`); fragments may contain `{tmp}`. `xfail` (strict) marks a case whose intended
@@ -31,10 +32,8 @@ from PIL import Image
 from excel_nb.cli import main
 from excel_nb.data import make_coco_annotations, make_folder_dataset, make_voc_tree, save_label_png
 
-# Random CLIP weights for the tiny test model. Issue 10 makes random weights explicit (`--pretrained random`,
-# the lead's change); until it is merged they are the default and the flag does not exist. Set this to
-# ['--pretrained', 'random'] when merging that change.
-PRETRAINED_RANDOM: list[str] = []
+# Random CLIP weights for the tiny test model must be asked for by name (issue 10).
+PRETRAINED_RANDOM = ['--pretrained', 'random']
 
 BOM = b'\xef\xbb\xbf'
 
@@ -139,14 +138,65 @@ def train_voc(edit: Callable[[Path, Path], object]) -> Callable[[Path], list[str
         return (['train', '--dataset', 'voc', '--root', str(root), '--out', str(tmp/'out'), '--cache-dir', str(tmp/'cache')]
                 + TINY + PRETRAINED_RANDOM +
                 ['--crop-size', '64', '--batch-size', '2', '--set', 'embed_dim=32', '--set', 'decoder_heads=4',
-                 '--set', 'decoder_layers=1', '--set', 'dynamic_from=1', '--eval-every', '0', '--num-workers', '1',
+                 '--set', 'decoder_layers=1', '--set', 'dynamic_from=1', '--eval-every', '0', '--workers', '1',
                  '--warmup-iters', '1', '--iters', '2'])
     return build
 
-NEEDS_VALIDATE = ("the lead's change: cams/train/infer check the split's files (excel_nb.data.validate_split) "
-                  "before writing anything (today config.json and earlier masks are left in --out)")
-NEEDS_UNWRAP = ("the lead's change: the CLI prints excel_nb.data.unwrap_worker_error(e) (today a DataLoader worker's "
-                "traceback is printed inside the message) and train writes nothing before its inputs are validated")
+
+def first_run(argv: list[str]) -> None:
+    "Run a command that must succeed (the earlier run of a run-folder case)."
+    rc, out, err, exc = run_cli(argv)
+    assert rc == 0 and exc is None, (rc, err, exc)
+
+def cams_twice(first: list[str], second: list[str]) -> Callable[[Path], list[str]]:
+    "A cams run with `first` into out/, then the case's run with `second` into the same folder."
+    def build(tmp):
+        base = cams('voc', lambda tmp, r: ['--split', 'val', '--workers', '0'])(tmp)
+        first_run(base + first)
+        return base + second
+    return build
+
+def unchanged_first_run(caa: float) -> Callable[[Path], None]:
+    "The refused second run left the first run's masks and record as they were."
+    def check(tmp):
+        cfg = json.loads((tmp/'out'/'config.json').read_text())
+        assert cfg['excel']['pseudo']['caa_thre'] == caa, cfg['excel']['pseudo']
+        assert len(list((tmp/'out'/'pseudo').glob('*.png'))) == 2
+        assert json.loads((tmp/'out'/'run.json').read_text())['status'] == 'complete'
+    return check
+
+def checkpoint(tmp: Path) -> Path:
+    "A training checkpoint of a tiny random head trained (0 steps) on the VOC classes."
+    from excel_nb.cams import ExCEL, ExCELCfg
+    from excel_nb.clip import load_clip
+    from excel_nb.core import VOC_CLASSES
+    from excel_nb.data import VOCDataset
+    from excel_nb.train import TrainCfg, build_head, run_config, save_checkpoint
+    from excel_nb.tse import TSECfg, background_words
+    ex = ExCEL.build(VOC_CLASSES, background_words('voc'), None, ExCELCfg(model='excel-tiny-vit', image_size=64,
+                     tse=TSECfg(mode='template')), clip=load_clip('excel-tiny-vit', 'random'))
+    cfg = TrainCfg(embed_dim=32, decoder_layers=1, decoder_heads=4)
+    head = build_head(ex, cfg)
+    ds = VOCDataset(voc(tmp), 'train')
+    return save_checkpoint(tmp/'final.pt', head, None, 0, run_config(ex, head, cfg, ds), text=ex.text)
+
+def infer_with(edit: Callable[[Path, Path], list[str]]) -> Callable[[Path], list[str]]:
+    "`excel-nb infer` of a tiny VOC checkpoint; edit(tmp, checkpoint) gives the data and extra options."
+    def build(tmp):
+        ck = checkpoint(tmp)
+        return ['infer', '--checkpoint', str(ck), '--out', str(tmp/'out'), '--quiet', '--device', 'cpu',
+                '--workers', '0'] + edit(tmp, ck)
+    return build
+
+def below_a_file(cmd: Callable[[Path], list[str]]) -> Callable[[Path], list[str]]:
+    "The command with --out inside a regular file."
+    def build(tmp):
+        argv = cmd(tmp); (tmp/'file').write_text('x')
+        return argv + ['--out', str(tmp/'file'/'out')]
+    return build
+
+def without(argv_builder: Callable[[Path], list[str]], *drop: str) -> Callable[[Path], list[str]]:
+    return lambda tmp: [a for a in argv_builder(tmp) if a not in drop]
 
 LABELS = '{tmp}/data/labels.csv'
 VOC = '{tmp}/data/VOC2012'
@@ -223,10 +273,10 @@ CASES = [
          ['{tmp}/l.json', "every image of split 'train' (3) has an all-zero label"], out='out'),
     Case('cams-huge-image', cams('voc', lambda tmp, r: (huge_image(r/'JPEGImages'/'2009_000001.jpg'), ['--split', 'val'])[1]),
          [f'{VOC}/JPEGImages/2009_000001.jpg: image is 10000x10000 (WxH) = 100,000,000 pixels, over the limit'],
-         out='out', xfail=NEEDS_VALIDATE),
+         out='out'),
     Case('cams-corrupt-image', cams('voc', lambda tmp, r: ((r/'JPEGImages'/'2009_000002.jpg').write_bytes(b'\0garbage'),
                                                           ['--split', 'val'])[1]),
-         [f'{VOC}/JPEGImages/2009_000002.jpg: cannot read image: not an image file'], out='out', xfail=NEEDS_VALIDATE),
+         [f'{VOC}/JPEGImages/2009_000002.jpg: cannot read image: not an image file'], out='out'),
     # coco2voc: the annotation file is checked before anything is written
     Case('coco-unknown-category-id', coco2voc(lambda d: d['annotations'][0].update(category_id=999)),
          ['{tmp}/src/annotations/instances_val2014.json', 'annotation 1 (image 1000): category_id 999 is not among'],
@@ -253,7 +303,44 @@ CASES = [
          ['coco2voc val: 4 images, 4 masks written'], rc=0, stream='stdout'),
     # train: a bad image found by a DataLoader worker
     Case('train-truncated-image-in-worker', train_voc(truncated_training_image),
-         [f'{VOC}/JPEGImages/2008_000001.jpg: cannot read image: truncated'], out='out', xfail=NEEDS_UNWRAP),
+         [f'{VOC}/JPEGImages/2008_000001.jpg: cannot read image: truncated'], out='out'),
+    # run folders (issue 10): masks made with other settings are never reused
+    Case('cams-resume-other-settings', cams_twice(['--caa-thre', '0.3'], ['--caa-thre', '0.95']),
+         ['{tmp}/out holds outputs made with other settings (excel.pseudo.caa_thre: 0.3 -> 0.95)',
+          'use another --out or --no-resume'], check=unchanged_first_run(0.3)),
+    Case('cams-resume-other-split', cams_twice([], ['--split', 'train']),
+         ["data.split: 'val' -> 'train'"], check=unchanged_first_run(0.79)),
+    Case('cams-no-pretrained', without(cams('voc', lambda tmp, r: []), '--pretrained', 'random'),
+         ['no CLIP weights given', '--pretrained random'], out='out'),
+    Case('cams-limit-negative', cams('voc', lambda tmp, r: ['--limit', '-1']),
+         ["argument --limit: must be a whole number >= 1, got '-1'"], out='out'),
+    Case('cams-par-iters-negative', cams('voc', lambda tmp, r: ['--par-iters', '-3']),
+         ["argument --par-iters: must be a whole number >= 0, got '-3'"], out='out'),
+    Case('cams-batch-size-zero', cams('voc', lambda tmp, r: ['--batch-size', '0']),
+         ["argument --batch-size: must be a whole number >= 1, got '0'"], out='out'),
+    Case('cams-image-size-below-patch', cams('voc', lambda tmp, r: ['--image-size', '8']),
+         ['--image-size 8 is smaller than the patch size 16 of excel-tiny-vit'], out='out'),
+    Case('cams-caa-out-of-range', cams('voc', lambda tmp, r: ['--caa-thre', '1.5']),
+         ["argument --caa-thre: must be a number strictly between 0 and 1, got '1.5'"], out='out'),
+    Case('cams-n-svc-too-many', cams('voc', lambda tmp, r: ['--n-svc', '9']),
+         ['--n-svc 9 is more than the 6 blocks of excel-tiny-vit'], out='out'),
+    Case('cams-out-below-a-file', below_a_file(cams('voc', lambda t, r: [])),
+         ['cannot create output folder {tmp}/file/out: {tmp}/file is a file, not a folder']),
+    Case('cams-bg-words-empty', cams('voc', lambda tmp, r: ['--bg-words', ' , ']),
+         ["--bg-words ' , ' names no background words"], out='out'),
+    # checkpoints
+    Case('infer-checkpoint-other-classes', infer_with(lambda tmp, ck: [
+             '--dataset', 'folder', '--root', str(make_folder_dataset(tmp/'f', classes=('cat', 'dog'), n_images=2)),
+             '--mode', 'lam']),
+         ['{tmp}/final.pt: trained on 20 classes (aeroplane, bicycle, bird, boat, ...)', 'has 2 (cat, dog)',
+          'only applies to the class list it was trained on'], out='out'),
+    Case('infer-truncated-checkpoint', infer_with(lambda tmp, ck: (
+             ck.write_bytes(ck.read_bytes()[:2000]), ['--root', str(tmp/'data'/'VOC2012')])[1]),
+         ['{tmp}/final.pt: cannot read the checkpoint (truncated or corrupt file?)'], out='out'),
+    Case('infer-scales-negative', infer_with(lambda tmp, ck: ['--root', str(tmp/'data'/'VOC2012'), '--scales', '1,-2']),
+         ["--scales must be one or more numbers in (0, 8], got '1,-2'"], out='out'),
+    Case('train-out-below-a-file', below_a_file(train_voc(lambda t, r: None)),
+         ['cannot create output folder {tmp}/file/out: {tmp}/file is a file, not a folder']),
 ]
 
 
