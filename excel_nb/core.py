@@ -25,9 +25,9 @@ import torch
 # %% auto #0
 __all__ = ['VOC_CLASSES', 'COCO_CLASSES', 'RUN_FORMAT', 'RUN_MODES', 'positive_int', 'nonneg_int', 'positive_float', 'fraction',
            'open_fraction', 'ExcelError', 'DataError', 'MissingFileError', 'WeightsError', 'seed_everything',
-           'atomic_write', 'save_json', 'load_json', 'code_fingerprint', 'fingerprint_diff', 'check_out_dir',
-           'RunFolder', 'check_state_dict', 'load_yaml', 'get_device', 'asset_path', 'git_commit', 'device_description',
-           'default_threads', 'set_threads', 'Timer']
+           'atomic_write', 'save_json', 'load_json', 'code_fingerprint', 'file_sha1', 'fingerprint_diff',
+           'check_out_dir', 'RunFolder', 'check_state_dict', 'load_yaml', 'get_device', 'asset_path', 'git_commit',
+           'device_description', 'default_threads', 'set_threads', 'Timer']
 
 # %% ../nbs/00_core.ipynb #afcdb5bd
 class ExcelError(Exception):
@@ -123,6 +123,14 @@ def code_fingerprint() -> str:
         if p.name == '_modidx.py': continue
         text = ''.join(l for l in p.read_text(encoding='utf-8').splitlines(True) if not l.startswith('# %% '))
         h.update(p.name.encode()); h.update(text.encode())
+    return h.hexdigest()[:16]
+
+def file_sha1(path:str|Path, # a file
+             ) -> str:
+    "sha1 (16 hex digits) of a file's bytes, read in 1 MB chunks: the identity of an input file in run records."
+    h = hashlib.sha1()
+    with open(path, 'rb') as f:
+        for chunk in iter(lambda: f.read(1 << 20), b''): h.update(chunk)
     return h.hexdigest()[:16]
 
 def fingerprint_diff(old:Any, new:Any, prefix:str='') -> list[str]:

@@ -25,8 +25,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from .core import (COCO_CLASSES, VOC_CLASSES, DataError, ExcelError, MissingFileError, atomic_write,
-                           save_json)
+from .core import (COCO_CLASSES, VOC_CLASSES, DataError, ExcelError, MissingFileError, RunFolder, atomic_write,
+                           code_fingerprint, file_sha1, save_json)
 
 # %% auto #0
 __all__ = ['IMAGE_EXTS', 'MAX_PIXELS', 'COCO_PREFIXES', 'DATASET_KINDS', 'COCO_CATEGORY_IDS', 'COCO_SPELLINGS', 'IMAGENET_MEAN',
@@ -485,7 +485,10 @@ def build_train_aug(root:str|Path, # the VOC2012 folder
     found = next((d for d in dirs if (d/'train.txt').is_file() and (d/'val.txt').is_file()), None)
     if found is None:
         raise MissingFileError('cannot build train_aug: SBD lists train.txt and val.txt not found in any of '
-                               + ', '.join(str(d) for d in dirs) + '; pass sbd_root= or list_file=')
+                               + ', '.join(str(d) for d in dirs) + f'; put them in one of these folders, or write the '
+                               f"split list {root/'ImageSets'/'Segmentation'/'train_aug.txt'} (one name per line), or use "
+                               "another split (train: --set split=train; cams/infer: --split train); datacheck also "
+                               'takes --sbd-root, the Python API sbd_root=')
     sbd = _read_list(found/'train.txt', 'SBD list') + _read_list(found/'val.txt', 'SBD list')
     return sorted(set(voc_train).union(sbd) - set(voc_val))
 
@@ -503,8 +506,8 @@ class VOCDataset(SegDataset):
             names, source = build_train_aug(root, sbd_root), ' (built from the VOC and SBD lists)'
         else:
             if not lst.is_file():
-                raise MissingFileError(f'split list not found: {lst} (split {split!r}); pass list_file= or use '
-                                       'one of train, train_aug, val, trainval, test')
+                raise MissingFileError(f'split list not found: {lst} (split {split!r}); write that list (one name per '
+                                       'line) or use one of train, train_aug, val, trainval, test')
             names, source = _read_list(lst, 'split list'), f' ({lst})'
         self.mask_dirs = [d for d in (root/'SegmentationClassAug', root/'SegmentationClass') if d.is_dir()]
         labels = load_labels(label_file, VOC_CLASSES) if label_file is not None else None
@@ -912,44 +915,50 @@ def coco_to_voc(ann_file:str|Path, # instances_<split>2014.json
     if not image_dir.is_dir(): raise MissingFileError(f'image folder not found: {image_dir}')
     _import_coco_mask()
     coco = load_coco_instances(ann_file, image_dir)      # everything is checked before anything is written
-    mask_dir, img_out = out_root/'SegmentationClass'/split, out_root/'JPEGImages'/split
-    try:
-        mask_dir.mkdir(parents=True, exist_ok=True)
-        if images == 'link' and not img_out.exists():
-            img_out.parent.mkdir(parents=True, exist_ok=True)
-            img_out.symlink_to(image_dir.resolve(), target_is_directory=True)
-    except OSError as e: raise ExcelError(f'{out_root}: cannot create the output folders ({e.strerror or e})') from None
-    stats, keep = {'images': 0, 'written': 0, 'skipped': 0, 'labelled': 0, 'degenerate': coco['degenerate']}, []
-    for info in tqdm(coco['images'], desc=f'coco2voc {split}', disable=not progress, unit='img'):
-        name = Path(info['file_name']).stem
-        out = mask_dir/f'{coco_mask_name(name)}.png'
-        stats['images'] += 1
-        if images == 'copy':
-            src, dst = image_dir/info['file_name'], img_out/info['file_name']
-            if overwrite or not dst.is_file():
-                with atomic_write(dst) as f, open(src, 'rb') as g: shutil.copyfileobj(g, f)
-        if out.is_file() and not overwrite:
-            stats['skipped'] += 1
-            m = load_mask(out, len(COCO_CLASSES))
-        else:
-            h, w = info['height'], info['width']
-            m = np.zeros((h, w), np.uint8)
-            layers = []
-            for a in coco['annotations'][info['id']]:
-                try: bm = _rasterise(a['segmentation'], h, w)
-                except Exception as e:
-                    raise DataError(f"{ann_file}: annotation {a['id']} of {info['file_name']} cannot be rasterised "
-                                    f'({type(e).__name__}: {e})') from None
-                is_crowd = a['crowd'] and crowd == 'ignore'
-                layers.append((0 if is_crowd else 1, -int(bm.sum()), len(layers), 255 if is_crowd else a['category'], bm))
-            for *_, value, bm in sorted(layers, key=lambda t: t[:3]): m[bm] = value
-            save_label_png(m, out)
-            stats['written'] += 1
-        if mask_to_label(m, len(COCO_CLASSES)).any():
-            keep.append(name); stats['labelled'] += 1
-    lst = out_root/'ImageSets'/f'{split}.txt'
-    _write_list(lst, keep)
-    stats['list'] = str(lst)
+    # a run folder (notebook 00_core): a resume with another annotation file, split or crowd rule is refused
+    fp = {'command': 'coco2voc', 'split': split, 'annotations_sha1': file_sha1(ann_file), 'crowd': crowd,
+          'code': code_fingerprint()}
+    with RunFolder(out_root, fp, 'coco2voc', 'overwrite' if overwrite else 'resume',
+                   [f'SegmentationClass/{split}', f'ImageSets/{split}.txt'], record=f'coco2voc_{split}.json',
+                   precious=[f'SegmentationClass/{split}'], hint='use another --out or --overwrite'):
+        mask_dir, img_out = out_root/'SegmentationClass'/split, out_root/'JPEGImages'/split
+        try:
+            mask_dir.mkdir(parents=True, exist_ok=True)
+            if images == 'link' and not img_out.exists():
+                img_out.parent.mkdir(parents=True, exist_ok=True)
+                img_out.symlink_to(image_dir.resolve(), target_is_directory=True)
+        except OSError as e: raise ExcelError(f'{out_root}: cannot create the output folders ({e.strerror or e})') from None
+        stats, keep = {'images': 0, 'written': 0, 'skipped': 0, 'labelled': 0, 'degenerate': coco['degenerate']}, []
+        for info in tqdm(coco['images'], desc=f'coco2voc {split}', disable=not progress, unit='img'):
+            name = Path(info['file_name']).stem
+            out = mask_dir/f'{coco_mask_name(name)}.png'
+            stats['images'] += 1
+            if images == 'copy':
+                src, dst = image_dir/info['file_name'], img_out/info['file_name']
+                if overwrite or not dst.is_file():
+                    with atomic_write(dst) as f, open(src, 'rb') as g: shutil.copyfileobj(g, f)
+            if out.is_file() and not overwrite:
+                stats['skipped'] += 1
+                m = load_mask(out, len(COCO_CLASSES))
+            else:
+                h, w = info['height'], info['width']
+                m = np.zeros((h, w), np.uint8)
+                layers = []
+                for a in coco['annotations'][info['id']]:
+                    try: bm = _rasterise(a['segmentation'], h, w)
+                    except Exception as e:
+                        raise DataError(f"{ann_file}: annotation {a['id']} of {info['file_name']} cannot be rasterised "
+                                        f'({type(e).__name__}: {e})') from None
+                    is_crowd = a['crowd'] and crowd == 'ignore'
+                    layers.append((0 if is_crowd else 1, -int(bm.sum()), len(layers), 255 if is_crowd else a['category'], bm))
+                for *_, value, bm in sorted(layers, key=lambda t: t[:3]): m[bm] = value
+                save_label_png(m, out)
+                stats['written'] += 1
+            if mask_to_label(m, len(COCO_CLASSES)).any():
+                keep.append(name); stats['labelled'] += 1
+        lst = out_root/'ImageSets'/f'{split}.txt'
+        _write_list(lst, keep)
+        stats['list'] = str(lst)
     return stats
 
 # %% ../nbs/01_data.ipynb #5ccdb879

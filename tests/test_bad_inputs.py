@@ -298,7 +298,7 @@ CASES = [
          ['instances_val2014.json', 'not a COCO instances file: no list annotations'], out='COCO'),
     Case('coco-out-below-a-file', coco2voc(lambda d: None, extra=lambda tmp: (
              (tmp/'file').write_text('x'), ['--out', str(tmp/'file'/'COCO')])[1]),
-         ['{tmp}/file/COCO: cannot create the output folders'], out='COCO'),
+         ['cannot create output folder {tmp}/file/COCO: {tmp}/file is a file, not a folder'], out='COCO'),
     Case('coco-bom-accepted', coco2voc(lambda d: None, raw=lambda d: BOM + json.dumps(d).encode()),
          ['coco2voc val: 4 images, 4 masks written'], rc=0, stream='stdout'),
     # train: a bad image found by a DataLoader worker
@@ -328,6 +328,10 @@ CASES = [
          ['cannot create output folder {tmp}/file/out: {tmp}/file is a file, not a folder']),
     Case('cams-bg-words-empty', cams('voc', lambda tmp, r: ['--bg-words', ' , ']),
          ["--bg-words ' , ' names no background words"], out='out'),
+    Case('coco2voc-resume-other-crowd-rule', coco2voc(lambda d: None, extra=lambda tmp: (
+             first_run(['coco2voc', '--ann', str(tmp/'src'/'annotations'/'instances_val2014.json'), '--images',
+                        str(tmp/'src'/'val2014'), '--out', str(tmp/'COCO'), '--no-progress']), ['--crowd', 'class'])[1]),
+         ["{tmp}/COCO holds outputs made with other settings (crowd: 'ignore' -> 'class')", 'or --overwrite']),
     # checkpoints
     Case('infer-checkpoint-other-classes', infer_with(lambda tmp, ck: [
              '--dataset', 'folder', '--root', str(make_folder_dataset(tmp/'f', classes=('cat', 'dog'), n_images=2)),
