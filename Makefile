@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE ?= 1
 export PYTHONHASHSEED ?= 0
 
-.PHONY: setup test sync-check demo bench
+.PHONY: setup test sync-check demo bench gpu-check gpu-check-dry
 
 setup: $(STAMP)
 
@@ -39,3 +39,13 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/excel-nb bench cams
+
+# The GPU check (issue 14, README "GPU"): on a CUDA machine with PyTorch, no venv and no network needed (it installs
+# this tree and the wheels in .whl/ into a temporary folder); figures go to gpu_check.{json,md,log} in OUT.
+gpu-check:
+	tools/gpu_check.sh --out $(or $(OUT),/tmp/excel_nb_gpu_check) $(GPU_CHECK_ARGS)
+
+# the same check at small sizes on the CPU with this venv (what tests/test_gpu_check.py runs)
+gpu-check-dry: $(STAMP)
+	OMP_NUM_THREADS=1 tools/gpu_check.sh --python $(BIN)/python --wheels none --device cpu --dry-run \
+	    --out $(or $(OUT),/tmp/excel_nb_gpu_check_dry) $(GPU_CHECK_ARGS)

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 from pathlib import Path
 
 import torch
@@ -13,14 +14,15 @@ from torch import Tensor
 
 from .cam import compute_surgery_scores, minmax_tokens, normalize_tokens
 from .clip import build_clip_for_visual_sd
-from .core import DataError, MissingFileError, atomic_write
+from .core import DataError, MissingFileError, atomic_write, get_device
 from .lvc import compute_relation
 from .pseudo import PseudoCfg, make_pseudo_label
 from .svc import ExCELViT, SVCCfg
 from .tse import compute_text_bank, find_golden
 
 # %% auto #0
-__all__ = ['load_case', 'compute_case_outputs', 'compare_outputs', 'format_report', 'run_parity', 'cli_parity_args', 'cli_parity']
+__all__ = ['load_case', 'compute_case_outputs', 'compare_outputs', 'format_report', 'to_device', 'exact_fp32', 'run_parity',
+           'cli_parity_args', 'cli_parity']
 
 # %% ../nbs/13_parity.ipynb #10a2843e
 def load_case(path:str|Path) -> dict:
@@ -85,29 +87,50 @@ def format_report(res:dict[str, tuple[float, float, bool]]) -> str:
     lines += [f'{k:24s} {d:12.3e} {t:10.1e}  {"yes" if ok else "NO"}' for k, (d, t, ok) in res.items()]
     return '\n'.join(lines)
 
+def to_device(x, device:torch.device|str):
+    "The tensors of a nested case (dicts, lists, tuples) moved to `device`; other values as they are."
+    if isinstance(x, Tensor): return x.to(device)
+    if isinstance(x, dict): return {k: to_device(v, device) for k, v in x.items()}
+    if isinstance(x, (list, tuple)): return type(x)(to_device(v, device) for v in x)
+    return x
+
+@contextlib.contextmanager
+def exact_fp32(device:torch.device|str):
+    "Compute on `device` in true fp32: tensors and modules made inside default to it; on CUDA, TF32 off (restored after)."
+    dev = torch.device(device)
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    if dev.type == 'cuda': torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    try:  # (the default-device mode wraps every torch call, so it is left out on the CPU, where it changes nothing)
+        with (dev if dev.type != 'cpu' else contextlib.nullcontext()): yield dev
+    finally: torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+
 def run_parity(path:str|Path, # golden case file
                out:str|Path|None=None, # save the computed outputs here, under the case's names
+               device:str|torch.device|None='cpu', # where to compute ('cuda': fp32 with TF32 off, same tolerances)
               ) -> dict[str, tuple[float, float, bool]]:
     "Compute and compare every output of a golden case (training-free or training format)."
-    case = load_case(path)
-    if case['format'] == 'excel-golden-train/1':
-        from excel_nb.decoder import check_train_parity, run_train_case
-        res = check_train_parity(case)
-        mine = run_train_case(case) if out is not None else None
-    else:
-        mine = compute_case_outputs(case)
-        res = compare_outputs(mine, case['outputs'])
+    dev = get_device(None if device is None else str(device))
+    with exact_fp32(dev):
+        case = to_device(load_case(path), dev)
+        if case['format'] == 'excel-golden-train/1':
+            from excel_nb.decoder import check_train_parity, run_train_case
+            res = check_train_parity(case)
+            mine = run_train_case(case) if out is not None else None
+        else:
+            mine = compute_case_outputs(case)
+            res = compare_outputs(mine, case['outputs'])
     if out is not None:
-        with atomic_write(out) as f: torch.save(mine, f)
+        with atomic_write(out) as f: torch.save(to_device(mine, 'cpu'), f)
     return res
 
 # %% ../nbs/13_parity.ipynb #17a55586
 def cli_parity_args(p:argparse.ArgumentParser) -> None:
     p.add_argument('case', help='golden case file (excel-golden/1 or excel-golden-train/1)')
     p.add_argument('--out', default=None, help='save the computed outputs (same names as the case) to this file')
+    p.add_argument('--device', default='cpu', help="where to compute: cpu (default), cuda (fp32, TF32 off), cuda:1")
 
 def cli_parity(args:argparse.Namespace) -> int:
-    res = run_parity(args.case, args.out)
+    res = run_parity(args.case, args.out, args.device)
     print(format_report(res))
     bad = [k for k, (_, _, ok) in res.items() if not ok]
     print('parity: OK' if not bad else f'parity: FAILED for {", ".join(bad)}')

@@ -15,9 +15,9 @@ import torch.nn.functional as F
 from torch import Tensor
 
 # %% auto #0
-__all__ = ['PseudoCfg', 'compute_trans_mat', 'select_attn', 'compute_box_mask', 'refine_cams_caa', 'compute_scores',
-           'par_offsets', 'compute_par_weights', 'apply_par', 'flush_denormal', 'par_refine', 'scores_to_label',
-           'make_pseudo_label']
+__all__ = ['PseudoCfg', 'compute_trans_mat', 'select_attn', 'compute_box_masks', 'compute_box_mask', 'refine_cams_caa',
+           'compute_scores', 'par_offsets', 'compute_par_weights', 'apply_par', 'flush_denormal', 'par_refine',
+           'scores_to_label', 'make_pseudo_label']
 
 # %% ../nbs/06_pseudo.ipynb #f221d48d
 @dataclass
@@ -50,19 +50,33 @@ def select_attn(attn:Tensor, # L x P x P patch attention of the last caa_layers 
     d = (seg_attn[None] - attn).sum((1, 2))
     return attn[d <= d.mean()].mean(0) * seg_attn.detach()
 
-def compute_box_mask(cam:Tensor, # h x w CAM of one class, in [0, 1]
-                     thre:float, # threshold as a fraction of the max (caa_thre)
-                    ) -> Tensor:
-    "Union of the bounding boxes of all contours of the thresholded CAM (the reference's exact box rules)."
+def _box_mask_np(cam:np.ndarray, # h x w CAM of one class, in [0, 1]
+                 thre:float) -> np.ndarray: # h x w float32, 1 inside the boxes
     h, w = cam.shape
-    u8 = (np.nan_to_num(cam.detach().cpu().numpy(), nan=0.0) * 255).astype(np.uint8)  # truncation, as the reference
+    u8 = (np.nan_to_num(cam, nan=0.0) * 255).astype(np.uint8)  # truncation, as the reference
     _, binary = cv2.threshold(u8, int(thre * u8.max()), 255, cv2.THRESH_BINARY)
     contours = cv2.findContours(binary, cv2.RETR_TREE, cv2.CHAIN_APPROX_SIMPLE)[-2]
-    mask = torch.zeros(h, w, dtype=cam.dtype, device=cam.device)
+    mask = np.zeros((h, w), np.float32)
     for c in contours:
         x, y, bw, bh = cv2.boundingRect(c)
         mask[y:min(y + bh, h - 1), x:min(x + bw, w - 1)] = 1  # a box never covers the last row/column
     return mask
+
+def compute_box_masks(cams:Tensor, # n x h x w CAMs, one per class, in [0, 1]
+                      thre:float, # threshold as a fraction of each map's max (caa_thre)
+                     ) -> Tensor: # n x h x w, 1 inside the boxes, in the CAMs' dtype and on their device
+    "Per map, the union of the bounding boxes of all contours of the thresholded CAM (the reference's exact box rules)."
+    # OpenCV finds the contours on the host: one copy of all maps there and one copy of the masks back, so a GPU
+    # waits once per image, not once per class and box
+    host = cams.detach().float().cpu().numpy()
+    m = np.stack([_box_mask_np(c, thre) for c in host]) if len(host) else np.zeros(host.shape, np.float32)
+    return torch.from_numpy(m).to(device=cams.device, dtype=cams.dtype)
+
+def compute_box_mask(cam:Tensor, # h x w CAM of one class, in [0, 1]
+                     thre:float, # threshold as a fraction of the max (caa_thre)
+                    ) -> Tensor:
+    "Union of the bounding boxes of all contours of the thresholded CAM (the reference's exact box rules)."
+    return compute_box_masks(cam[None], thre)[0]
 
 # %% ../nbs/06_pseudo.ipynb #1934f6bd
 def refine_cams_caa(cams:Tensor, # P x C static (or dynamic) CAM, patches row-major over the grid
@@ -79,7 +93,7 @@ def refine_cams_caa(cams:Tensor, # P x C static (or dynamic) CAM, patches row-ma
     if attn.shape[-1] == P + 1: attn = attn[:, 1:, 1:]
     T = compute_trans_mat(select_attn(attn, seg_attn))
     c = torch.nan_to_num(cams[:, present], nan=0.0)  # P x n
-    masks = torch.stack([compute_box_mask(c[:, i].reshape(h, w), thre).flatten() for i in range(len(present))], 1)
+    masks = compute_box_masks(c.T.reshape(len(present), h, w), thre).flatten(1).T  # P x n
     return (T @ (masks * c)).T.reshape(len(present), h, w)
 
 # %% ../nbs/06_pseudo.ipynb #5424c77c

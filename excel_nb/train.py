@@ -44,8 +44,8 @@ __all__ = ['TRAIN_PRESETS', 'SCHEDULE_FIELDS', 'CKPT_FORMAT', 'CKPT_KEYS', 'RESU
            'build_train_cfg', 'TrainOrder', 'make_train_loader', 'train_pseudo_labels', 'capture_svc_inputs',
            'dynamic_tokens', 'shard_losses', 'train_step', 'build_head', 'get_rng_state', 'set_rng_state',
            'save_checkpoint', 'load_checkpoint', 'evaluate_seg', 'names_hash', 'run_config', 'train_fingerprint',
-           'train', 'load_trained', 'init_distributed', 'cli_train_args', 'cli_train', 'train_main', 'bench_train',
-           'cli_bench_train_args', 'cli_bench_train']
+           'train', 'load_trained', 'dist_backend', 'init_distributed', 'cli_train_args', 'cli_train', 'train_main',
+           'bench_train', 'cli_bench_train_args', 'cli_bench_train']
 
 # %% ../nbs/11_train.ipynb #c191534e
 @dataclass
@@ -807,19 +807,29 @@ def load_trained(path:str|Path, # a checkpoint (last.pt / final.pt)
     return excel, head.to(dev).eval(), c
 
 # %% ../nbs/11_train.ipynb #c192b452
+def dist_backend(use_cuda:bool, # the processes compute on GPUs
+                 local_world:int, # processes on this machine
+                 n_gpus:int, # GPUs on this machine
+                ) -> str:
+    "NCCL when every process on the machine has a GPU of its own; gloo otherwise (it reduces CUDA tensors too)."
+    return 'nccl' if use_cuda and 0 < local_world <= n_gpus else 'gloo'
+
 def init_distributed(device:str|None=None) -> tuple[int, int, torch.device]:
     "Join the process group when launched by torchrun; returns (rank, world size, this process's device)."
     import torch.distributed as dist
     world = int(os.environ.get('WORLD_SIZE', '1'))
     if world <= 1: return 0, 1, get_device(device)
     local = int(os.environ.get('LOCAL_RANK', '0'))
+    local_world = int(os.environ.get('LOCAL_WORLD_SIZE', str(world)))
     want_cpu = device is not None and str(device).startswith('cpu')
     use_cuda = torch.cuda.is_available() and not want_cpu
+    n_gpus = torch.cuda.device_count() if use_cuda else 0
     if not dist.is_initialized():
-        dist.init_process_group('nccl' if use_cuda else 'gloo')
+        dist.init_process_group(dist_backend(use_cuda, local_world, n_gpus))
     if use_cuda:
-        torch.cuda.set_device(local)
-        return dist.get_rank(), dist.get_world_size(), torch.device('cuda', local)
+        dev = torch.device('cuda', local % n_gpus)  # more processes than GPUs: they share them (over gloo)
+        torch.cuda.set_device(dev)
+        return dist.get_rank(), dist.get_world_size(), dev
     return dist.get_rank(), dist.get_world_size(), torch.device('cpu')
 
 _OWN_FLAGS = ('preset', 'caa_thre', 'iters', 'num_workers')   # --preset, the model's --caa-thre, --iters, --workers
