@@ -44,8 +44,8 @@ __all__ = ['TRAIN_PRESETS', 'SCHEDULE_FIELDS', 'CKPT_FORMAT', 'CKPT_KEYS', 'RESU
            'build_train_cfg', 'TrainOrder', 'make_train_loader', 'train_pseudo_labels', 'capture_svc_inputs',
            'dynamic_tokens', 'shard_losses', 'train_step', 'build_head', 'get_rng_state', 'set_rng_state',
            'save_checkpoint', 'load_checkpoint', 'evaluate_seg', 'names_hash', 'run_config', 'train_fingerprint',
-           'train', 'load_trained', 'dist_backend', 'init_distributed', 'cli_train_args', 'cli_train', 'train_main',
-           'bench_train', 'cli_bench_train_args', 'cli_bench_train']
+           'train', 'load_trained', 'dist_backend', 'init_distributed', 'cli_train_args', 'train_from_args',
+           'cli_train', 'train_main', 'bench_train', 'cli_bench_train_args', 'cli_bench_train']
 
 # %% ../nbs/11_train.ipynb #c191534e
 @dataclass
@@ -871,32 +871,39 @@ def _train_meta(args:argparse.Namespace, ds:SegDataset) -> dict:
             'descriptions': None if args.tse_mode == 'template' else (args.descriptions or args.dataset),
             'dataset': {'kind': args.dataset}, 'command': 'train'}
 
-def cli_train(args:argparse.Namespace) -> int:
+def train_from_args(args:argparse.Namespace, # parsed `excel-nb train` options
+                    device:torch.device|None=None, # this process's device (init_distributed); default: --device
+                   ) -> tuple[dict, ExcelHead]:
+    "What `excel-nb train` does after parsing: recipe, data (validated first), model, head, `train`; (summary, head)."
     from excel_nb.cams import build_from_args
     from excel_nb.data import load_dataset
+    flags = {k[3:]: v for k, v in vars(args).items() if k.startswith('tc_') and v is not None}
+    if args.caa_thre is not None: flags['caa_thre'] = args.caa_thre
+    if args.workers is not None: flags['num_workers'] = args.workers
+    default = args.dataset if args.dataset in ('coco', 'world') else 'voc'   # the dataset kind's recipe
+    cfg = build_train_cfg(args.preset, args.config, flags, args.set, default, args.iters)
+    if args.dataset == 'folder' and 'split' not in flags and 'split' not in parse_sets(args.set):
+        cfg = replace(cfg, split='all', val_split=None)       # a folder dataset has no VOC split names
+    ds = load_data_from_args(args, cfg.split)
+    vds = load_dataset(args.dataset, args.root, cfg.val_split) if cfg.val_split else None
+    validate_split(ds)   # missing, unreadable or oversized files: refused before anything is written
+    if vds is not None: validate_split(vds, cfg.val_limit)
+    args.caa_thre, args.device = cfg.caa_thre, str(device if device is not None else get_device(args.device))
+    excel = build_from_args(args, ds, args.dataset)
+    head = build_head(excel, cfg)
+    resume = None
+    if args.resume is not None:
+        resume = Path(args.out)/'last.pt' if args.resume == 'last' else Path(args.resume)
+    summary = train(excel, head, ds, cfg, args.out, vds, resume, args.amp, progress=not args.quiet,
+                    meta=_train_meta(args, ds), tensorboard=args.tensorboard)
+    return summary, head
+
+def cli_train(args:argparse.Namespace) -> int:
     set_threads(args.threads)
     check_out_dir(args.out)
     rank, world, dev = init_distributed(args.device)
     try:
-        flags = {k[3:]: v for k, v in vars(args).items() if k.startswith('tc_') and v is not None}
-        if args.caa_thre is not None: flags['caa_thre'] = args.caa_thre
-        if args.workers is not None: flags['num_workers'] = args.workers
-        default = args.dataset if args.dataset in ('coco', 'world') else 'voc'   # the dataset kind's recipe
-        cfg = build_train_cfg(args.preset, args.config, flags, args.set, default, args.iters)
-        if args.dataset == 'folder' and 'split' not in flags and 'split' not in parse_sets(args.set):
-            cfg = replace(cfg, split='all', val_split=None)       # a folder dataset has no VOC split names
-        ds = load_data_from_args(args, cfg.split)
-        vds = load_dataset(args.dataset, args.root, cfg.val_split) if cfg.val_split else None
-        validate_split(ds)   # missing, unreadable or oversized files: refused before anything is written
-        if vds is not None: validate_split(vds, cfg.val_limit)
-        args.caa_thre, args.device = cfg.caa_thre, str(dev)
-        excel = build_from_args(args, ds, args.dataset)
-        head = build_head(excel, cfg)
-        resume = None
-        if args.resume is not None:
-            resume = Path(args.out)/'last.pt' if args.resume == 'last' else Path(args.resume)
-        summary = train(excel, head, ds, cfg, args.out, vds, resume, args.amp, progress=not args.quiet,
-                        meta=_train_meta(args, ds), tensorboard=args.tensorboard)
+        summary, _ = train_from_args(args, dev)
         if rank == 0:
             v = summary['val']
             print(f"trained {summary['iters']} iterations ({summary['it_per_s']} it/s) -> {args.out}"

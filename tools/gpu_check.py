@@ -175,20 +175,12 @@ def ddp_worker(params_file:str) -> int:
     p = json.loads(Path(params_file).read_text())
     import torch
     import torch.distributed as dist
-    from excel_nb.cams import build_from_args
-    from excel_nb.data import load_dataset
-    from excel_nb.train import build_head, build_train_cfg, cli_train_args, init_distributed, load_checkpoint, train
+    from excel_nb.train import cli_train_args, init_distributed, load_checkpoint, train_from_args
     rank, world, dev = init_distributed(p['device'])
     ap = argparse.ArgumentParser(); cli_train_args(ap)
     args = ap.parse_args(p['train_args'])          # the options of `excel-nb train`, parsed by its own parser
-    flags = {k[3:]: v for k, v in vars(args).items() if k.startswith('tc_') and v is not None}
-    cfg = build_train_cfg(args.preset, args.config, flags, args.set, 'world')
-    ds = load_dataset('world', args.root, cfg.split)
-    args.caa_thre, args.device = cfg.caa_thre, str(dev)
-    excel = build_from_args(args, ds, 'world')
-    head = build_head(excel, cfg)
     t0 = time.time()
-    summary = train(excel, head, ds, cfg, args.out, None, None, args.amp, progress=False)
+    summary, head = train_from_args(args, dev)     # what `excel-nb train` runs; this rank's head comes back
     secs = time.time() - t0
     # every rank holds the weights it trained: compare each with rank 0's (NCCL reduces GPU tensors only)
     cdev = dev if dist.get_backend() == 'nccl' else torch.device('cpu')
