@@ -17,7 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from .cam import compute_cam
-from .core import ExcelError, Timer, device_description, get_device, git_commit, save_json
+from .core import DataError, ExcelError, MissingFileError, Timer, atomic_write, device_description, get_device, git_commit, save_json
 from .data import DATASET_KINDS, SegDataset, denormalize, load_dataset, load_mask, preprocess, save_label_png
 from .metrics import ConfusionMatrix, save_metrics
 from .pseudo import PseudoCfg, make_pseudo_label
@@ -25,8 +25,9 @@ from .svc import ExCELViT, SVCCfg
 from .tse import TSECfg, TextBank, background_words
 
 # %% auto #0
-__all__ = ['KIND_DEFAULTS', 'ExCELCfg', 'ExCEL', 'predict_split', 'run_cams', 'add_model_args', 'parse_words',
-           'resolve_model_args', 'build_from_args', 'cli_cams_args', 'cli_cams']
+__all__ = ['SCORE_KINDS', 'KIND_DEFAULTS', 'ExCELCfg', 'ExCEL', 'save_scores', 'load_scores', 'predict_split', 'run_cams',
+           'cam_scores', 'add_model_args', 'parse_words', 'resolve_model_args', 'build_from_args', 'cli_cams_args',
+           'cli_cams']
 
 # %% ../nbs/08_cams.ipynb #2abb70e6
 @dataclass
@@ -122,6 +123,35 @@ class ExCEL(nn.Module):
                                              self.par_image(images[b]), self.cfg.pseudo))
         return res
 
+# %% ../nbs/08_cams.ipynb #ad1c702c
+SCORE_KINDS = ('cam', 'logits')  # 'cam': background + present-class scores before argmax; 'logits': all K classes
+
+def save_scores(scores:dict, # 'scores': R x H x W floats, 'ids': the R dataset class ids of its rows, 'kind'
+                path:str|Path, # destination .npz
+               ) -> Path:
+    "Write one image's class scores as a compressed .npz (floats stored as float16), atomically."
+    a = {k: (v.detach().cpu().numpy() if isinstance(v, Tensor) else np.asarray(v)) for k, v in scores.items()}
+    s, ids = a.get('scores'), a.get('ids')
+    if s is None or s.ndim != 3: raise DataError(f'{path}: scores must be an R x H x W array, got {None if s is None else s.shape}')
+    if ids is None or ids.shape != (len(s),): raise DataError(f'{path}: ids must give the class id of each of the {len(s)} score rows')
+    if str(a.get('kind')) not in SCORE_KINDS: raise DataError(f"{path}: kind must be one of {SCORE_KINDS}, got {a.get('kind')}")
+    a['scores'] = np.clip(np.nan_to_num(s.astype(np.float32)), -6e4, 6e4).astype(np.float16)
+    a['ids'] = ids.astype(np.int16)
+    with atomic_write(path) as f: np.savez_compressed(f, **a)
+    return Path(path)
+
+def load_scores(path:str|Path, # a file written by save_scores
+               ) -> dict: # scores R x H x W float16, ids R int16, kind str, and any other entries
+    "Read one image's saved class scores."
+    path = Path(path)
+    if not path.is_file(): raise MissingFileError(f'scores not found: {path}')
+    try:
+        with np.load(path, allow_pickle=False) as z: d = {k: z[k] for k in z.files}
+    except Exception as e: raise DataError(f'{path}: cannot read saved scores ({type(e).__name__}: {e})') from None
+    if 'scores' not in d or 'ids' not in d: raise DataError(f'{path}: not a scores file (no scores/ids entries)')
+    d['kind'] = str(d.get('kind', 'cam'))
+    return d
+
 # %% ../nbs/08_cams.ipynb #6e8fd145
 def predict_split(dataset:SegDataset, # the split; its masks (when it has them) give the metrics
                   predict:Callable[[list[dict]], list[np.ndarray]], # dataset items -> H x W uint8 class-id masks
@@ -137,13 +167,16 @@ def predict_split(dataset:SegDataset, # the split; its masks (when it has them) 
                   device:torch.device|str|None=None, # recorded in metrics.json
                   timer:Timer|None=None, # stage timer (`predict` may add its own stages to it)
                   extra_meta:dict|None=None, # put first in metrics.json
+                  scores_dir:str|Path|None=None, # also write <name>.npz scores ((mask, scores) from `predict`)
                  ) -> dict: # metrics (when masks) and run facts (n_images, n_computed, seconds, ...)
     "Resumable prediction over a split: one PNG per image, config.json, metrics.json."
     from tqdm.auto import tqdm
     out_dir, pred_dir = Path(out_dir), Path(pred_dir)
     pred_dir.mkdir(parents=True, exist_ok=True)
     n = len(dataset) if limit is None else min(limit, len(dataset))
-    todo = [i for i in range(n) if not (resume and (pred_dir/f'{dataset.names[i]}.png').exists())]
+    def done(name:str) -> bool:
+        return (pred_dir/f'{name}.png').exists() and (scores_dir is None or (Path(scores_dir)/f'{name}.npz').exists())
+    todo = [i for i in range(n) if not (resume and done(dataset.names[i]))]
     conf = ConfusionMatrix(dataset.n_classes + 1) if dataset.has_masks else None
     timer, t0 = timer or Timer(), time.time()
     save_json({**config, 'n_images': n}, out_dir/'config.json')
@@ -153,6 +186,10 @@ def predict_split(dataset:SegDataset, # the split; its masks (when it has them) 
         idx = todo[s:s + batch_size]
         with timer('load'): items = [dataset[i] for i in idx]
         for it, p in zip(items, predict(items)):
+            p, sc = p if isinstance(p, tuple) else (p, None)
+            if scores_dir is not None:
+                if sc is None: raise ExcelError('predict returned masks without scores, but scores_dir is set')
+                with timer('save'): save_scores(sc, Path(scores_dir)/f"{it['name']}.npz")
             with timer('save'): save(p, pred_dir/f"{it['name']}.png")
             if conf is not None: conf.update(p, it['mask'])
         bar.update(len(idx))
@@ -178,6 +215,7 @@ def run_cams(dataset:SegDataset, # dataset with image-level labels
              resume:bool=True, # skip images whose PNG exists (they are re-read for the metrics)
              progress:bool=True,
              extra_config:dict|None=None, # recorded in config.json
+             save_scores:bool=False, # also write scores/<name>.npz: (1 + n) x H x W scores before PAR and argmax
             ) -> dict:
     "Pseudo masks for a split, with their quality against the ground truth when the split has masks."
     if not dataset.has_labels:
@@ -187,11 +225,18 @@ def run_cams(dataset:SegDataset, # dataset with image-level labels
         with timer('load'): imgs = torch.stack([preprocess(it['image'], excel.cfg.image_size) for it in items])
         labels = torch.from_numpy(np.stack([it['label'] for it in items]))
         res = excel.pseudo_labels(imgs, labels, [it['image'].shape[:2] for it in items], timer)
-        return [r['label'].cpu().numpy().astype(np.uint8) for r in res]
+        masks = [r['label'].cpu().numpy().astype(np.uint8) for r in res]
+        return list(zip(masks, map(cam_scores, res))) if save_scores else masks
     config = {'excel': excel.cfg.to_dict(), 'dataset': repr(dataset), 'n_images': None, **(extra_config or {})}
     return predict_split(dataset, predict, Path(out_dir)/'pseudo', out_dir, config, save=save_label_png,
                          batch_size=batch_size, limit=limit, resume=resume, progress=progress, desc='pseudo masks',
-                         device=excel.device, timer=timer)
+                         device=excel.device, timer=timer, scores_dir=Path(out_dir)/'scores' if save_scores else None)
+
+def cam_scores(r:dict, # a make_pseudo_label result
+              ) -> dict: # for save_scores: scores (1 + n) x H x W, ids [0, present + 1], kind 'cam'
+    "The scores of one pseudo mask to save: background and present-class CAMs after CAA, before PAR and argmax."
+    ids = torch.cat([torch.zeros(1, dtype=torch.long), r['present'].cpu().long() + 1])
+    return {'scores': r['scores'], 'ids': ids, 'kind': 'cam'}
 
 # %% ../nbs/08_cams.ipynb #2a1259e0
 def add_model_args(p:argparse.ArgumentParser) -> None:
@@ -274,6 +319,8 @@ def cli_cams_args(p:argparse.ArgumentParser) -> None:
     p.add_argument('--limit', type=int, default=None, help='first N images only')
     p.add_argument('--no-resume', action='store_true', help='recompute masks that already exist')
     p.add_argument('--quiet', action='store_true', help='no progress bar')
+    p.add_argument('--save-scores', action='store_true', help='also write scores/<name>.npz (float16 CAM scores '
+                   'before PAR and argmax) for `excel-nb show` and post-processing')
     add_model_args(p)
 
 def cli_cams(args:argparse.Namespace) -> int:
@@ -282,7 +329,7 @@ def cli_cams(args:argparse.Namespace) -> int:
     ds = load_dataset(args.dataset, args.root, args.split, **kw)
     ex = build_from_args(args, ds, args.dataset)
     r = run_cams(ds, ex, args.out, args.batch_size, args.limit, not args.no_resume, not args.quiet,
-                 {'command': 'cams', 'args': vars(args)})
+                 {'command': 'cams', 'args': vars(args)}, save_scores=args.save_scores)
     if 'mIoU' in r: print(f"pseudo-mask mIoU {r['mIoU']:.2f} over {r['n_images']} images -> {args.out}")
     else: print(f"{r['n_images']} pseudo masks -> {args.out} (no ground truth for this split)")
     return 0
