@@ -216,6 +216,7 @@ def run_cams(dataset:SegDataset, # dataset with image-level labels
              progress:bool=True,
              extra_config:dict|None=None, # recorded in config.json
              save_scores:bool=False, # also write scores/<name>.npz: (1 + n) x H x W scores before PAR and argmax
+             desc:str='pseudo masks', # progress bar label
             ) -> dict:
     "Pseudo masks for a split, with their quality against the ground truth when the split has masks."
     if not dataset.has_labels:
@@ -229,7 +230,7 @@ def run_cams(dataset:SegDataset, # dataset with image-level labels
         return list(zip(masks, map(cam_scores, res))) if save_scores else masks
     config = {'excel': excel.cfg.to_dict(), 'dataset': repr(dataset), 'n_images': None, **(extra_config or {})}
     return predict_split(dataset, predict, Path(out_dir)/'pseudo', out_dir, config, save=save_label_png,
-                         batch_size=batch_size, limit=limit, resume=resume, progress=progress, desc='pseudo masks',
+                         batch_size=batch_size, limit=limit, resume=resume, progress=progress, desc=desc,
                          device=excel.device, timer=timer, scores_dir=Path(out_dir)/'scores' if save_scores else None)
 
 def cam_scores(r:dict, # a make_pseudo_label result
