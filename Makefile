@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE ?= 1
 export PYTHONHASHSEED ?= 0
 
-.PHONY: setup test sync-check demo bench
+.PHONY: setup test sync-check demo bench figures
 
 setup: $(STAMP)
 
@@ -39,3 +39,9 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/excel-nb bench cams
+
+# redraw the figures committed in the notebooks (cells tagged `figure`; after the world CLIP or such a cell changes,
+# tests/test_figures.py asks for this); `make figures NB="05_cam 09_lvc"` redraws some notebooks only
+figures: $(STAMP)
+	OMP_NUM_THREADS=1 $(BIN)/python tools/make_figures.py $(NB)
+	$(BIN)/nbdev_clean
