@@ -26,8 +26,8 @@ from .tse import TSECfg, TextBank, background_words
 
 # %% auto #0
 __all__ = ['SCORE_KINDS', 'KIND_DEFAULTS', 'ExCELCfg', 'ExCEL', 'save_scores', 'load_scores', 'predict_split', 'run_cams',
-           'cam_scores', 'add_model_args', 'parse_words', 'resolve_model_args', 'build_from_args', 'cli_cams_args',
-           'cli_cams']
+           'cam_scores', 'add_model_args', 'parse_words', 'default_folder_bg_words', 'resolve_model_args',
+           'build_from_args', 'cli_cams_args', 'cli_cams']
 
 # %% ../nbs/08_cams.ipynb #2abb70e6
 @dataclass
@@ -252,7 +252,8 @@ def add_model_args(p:argparse.ArgumentParser) -> None:
     g.add_argument('--descriptions', default=None, help="TSE descriptions: 'voc', 'coco', 'world' or a JSON file "
                    '(default: the dataset kind)')
     g.add_argument('--bg-words', default=None, help="background words: 'voc', 'coco', 'world', a text file (one per "
-                   'line) or a comma-separated list (default: the dataset kind)')
+                   "line) or a comma-separated list (default: the dataset kind's; for a folder dataset VOC's, less "
+                   'words that name one of its classes)')
     g.add_argument('--tse-mode', default=d.tse.mode, choices=['tse', 'template', 'desc_mean'])
     g.add_argument('--B', type=int, default=None, help='attribute clusters (default 112 VOC, 224 COCO, 48 world)')
     g.add_argument('--keep', type=float, default=d.tse.keep, help='kept fraction of clusters (default %(default)s)')
@@ -281,6 +282,20 @@ KIND_DEFAULTS = {  # dataset kind -> defaults of the model options left unset on
                   pretrained='world', image_size=224),  # the world CLIP and the demo's settings (15_world, 15a_demo)
 }
 
+def default_folder_bg_words(classes:list[str], # the folder dataset's foreground classes
+                            verbose:bool=True, # print which words are used (to stderr)
+                           ) -> list[str]:
+    "Background words of a folder dataset left without --bg-words: VOC's, less any that names one of its classes."
+    import sys
+    own = {w for c in classes for w in c.lower().replace('_', ' ').split()} | {c.lower() for c in classes}
+    words = [w for w in background_words('voc') if w not in own]
+    if verbose:
+        dropped = [w for w in background_words('voc') if w in own]
+        print(f"note: no --bg-words: a folder dataset uses VOC's background words ({', '.join(words)})"
+              + (f", without {', '.join(dropped)} (classes of this dataset)" if dropped else '')
+              + '; pass --bg-words to choose others', file=sys.stderr)
+    return words
+
 def resolve_model_args(args:argparse.Namespace, kind:str) -> argparse.Namespace:
     "Fill the dataset kind's defaults into the model options left unset (in place; returns `args`)."
     d = ExCELCfg()
@@ -293,7 +308,9 @@ def resolve_model_args(args:argparse.Namespace, kind:str) -> argparse.Namespace:
 def build_from_args(args:argparse.Namespace, dataset:SegDataset, kind:str) -> ExCEL:
     "An ExCEL model from command-line options (unset ones: the dataset kind's defaults) and a dataset."
     from excel_nb.describe import load_descriptions
+    default_bg = getattr(args, 'bg_words', None) is None
     resolve_model_args(args, kind)
+    if kind == 'folder' and default_bg: args.bg_words = ','.join(default_folder_bg_words(dataset.classes, verbose=True))
     cfg = ExCELCfg(model=args.model, pretrained=args.pretrained, image_size=args.image_size, cam_mode=args.cam_mode,
                    svc=SVCCfg(n_svc=args.n_svc),
                    tse=TSECfg(B=args.B, keep=args.keep, temperature=args.temperature, mode=args.tse_mode),

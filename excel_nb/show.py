@@ -472,6 +472,8 @@ def cli_show_args(p:argparse.ArgumentParser) -> None:
     p.add_argument('--per-page', type=int, default=6, help='images per PNG page (default %(default)s)')
     p.add_argument('--max-cams', type=int, default=3, help='CAM columns per run (default %(default)s)')
     p.add_argument('--no-errors', action='store_true', help='leave out the error maps')
+    p.add_argument('--panel', type=float, default=2.3, help='panel size in inches (default %(default)s)')
+    p.add_argument('--dpi', type=int, default=100, help='PNG resolution (default %(default)s)')
     p.add_argument('--out', default=None, help='output folder (default RUN_DIR/show)')
     g = p.add_argument_group('dataset (default: what the run recorded)')
     g.add_argument('--dataset', default=None, choices=DATASET_KINDS)
@@ -481,12 +483,13 @@ def cli_show_args(p:argparse.ArgumentParser) -> None:
 
 def cli_show(args:argparse.Namespace) -> int:
     if args.per_page < 1: raise ExcelError(f'--per-page must be at least 1, got {args.per_page}')
+    if args.panel <= 0 or args.dpi < 10: raise ExcelError(f'--panel must be positive and --dpi at least 10')
     for k in ('worst', 'best', 'limit'):
         if getattr(args, k) is not None and getattr(args, k) < 0: raise ExcelError(f'--{k} must not be negative')
     data = {'kind': args.dataset, 'root': args.root, 'split': args.split, 'label_file': args.label_file}
     show_run(args.run, args.compare, worst=args.worst, best=args.best, names=_names(args.names),
              classes=_names(args.classes), limit=args.limit, per_page=args.per_page, max_cams=args.max_cams,
-             errors=not args.no_errors, out=args.out, data=data)
+             errors=not args.no_errors, out=args.out, data=data, panel=args.panel, dpi=args.dpi)
     return 0
 
 # %% ../nbs/12a_show.ipynb #600a8a52
