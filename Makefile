@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE ?= 1
 export PYTHONHASHSEED ?= 0
 
-.PHONY: setup test sync-check demo bench gpu-check gpu-check-dry
+.PHONY: setup test sync-check demo bench figures gpu-check gpu-check-dry
 
 setup: $(STAMP)
 
@@ -49,3 +49,9 @@ gpu-check:
 gpu-check-dry: $(STAMP)
 	OMP_NUM_THREADS=1 tools/gpu_check.sh --python $(BIN)/python --wheels none --device cpu --dry-run \
 	    --out $(or $(OUT),/tmp/excel_nb_gpu_check_dry) $(GPU_CHECK_ARGS)
+
+# redraw the figures committed in the notebooks (cells tagged `figure`; after the world CLIP or such a cell changes,
+# tests/test_figures.py asks for this); `make figures NB="05_cam 09_lvc"` redraws some notebooks only
+figures: $(STAMP)
+	OMP_NUM_THREADS=1 $(BIN)/python tools/make_figures.py $(NB)
+	$(BIN)/nbdev_clean

@@ -18,9 +18,9 @@ import torch
 from torch import Tensor, nn
 
 from .cam import compute_cam
-from .core import (ExcelError, RunFolder, Timer, check_out_dir, code_fingerprint, default_threads, device_description,
-                           fraction, get_device, git_commit, nonneg_int, open_fraction, positive_float, positive_int,
-                           save_json, set_threads)
+from .core import (DataError, ExcelError, MissingFileError, RunFolder, Timer, atomic_write, check_out_dir,
+                           code_fingerprint, default_threads, device_description, fraction, get_device, git_commit,
+                           nonneg_int, open_fraction, positive_float, positive_int, save_json, set_threads)
 from .data import (DATASET_KINDS, SegDataset, denormalize, load_dataset, load_mask, preprocess, read_text,
                            save_label_png, validate_split)
 from .metrics import ConfusionMatrix, save_metrics
@@ -29,9 +29,10 @@ from .svc import ExCELViT, SVCCfg
 from .tse import TSECfg, TextBank, background_words, descriptions_hash
 
 # %% auto #0
-__all__ = ['DATASET_TYPES', 'KIND_DEFAULTS', 'NO_WEIGHTS', 'ExCELCfg', 'ExCEL', 'dataset_identity', 'predict_split', 'run_cams',
-           'add_model_args', 'add_resource_args', 'default_workers', 'parse_words', 'resolve_model_args',
-           'build_from_args', 'add_data_args', 'load_data_from_args', 'cli_cams_args', 'cli_cams']
+__all__ = ['SCORE_KINDS', 'DATASET_TYPES', 'KIND_DEFAULTS', 'NO_WEIGHTS', 'ExCELCfg', 'ExCEL', 'save_scores', 'load_scores',
+           'dataset_identity', 'predict_split', 'run_cams', 'cam_scores', 'add_model_args', 'add_resource_args',
+           'default_workers', 'parse_words', 'default_folder_bg_words', 'resolve_model_args', 'build_from_args',
+           'add_data_args', 'load_data_from_args', 'cli_cams_args', 'cli_cams']
 
 # %% ../nbs/08_cams.ipynb #2abb70e6
 @dataclass
@@ -141,6 +142,35 @@ class ExCEL(nn.Module):
                                              self.par_image(images[b]), self.cfg.pseudo))
         return res
 
+# %% ../nbs/08_cams.ipynb #ad1c702c
+SCORE_KINDS = ('cam', 'logits')  # 'cam': background + present-class scores before argmax; 'logits': all K classes
+
+def save_scores(scores:dict, # 'scores': R x H x W floats, 'ids': the R dataset class ids of its rows, 'kind'
+                path:str|Path, # destination .npz
+               ) -> Path:
+    "Write one image's class scores as a compressed .npz (floats stored as float16), atomically."
+    a = {k: (v.detach().cpu().numpy() if isinstance(v, Tensor) else np.asarray(v)) for k, v in scores.items()}
+    s, ids = a.get('scores'), a.get('ids')
+    if s is None or s.ndim != 3: raise DataError(f'{path}: scores must be an R x H x W array, got {None if s is None else s.shape}')
+    if ids is None or ids.shape != (len(s),): raise DataError(f'{path}: ids must give the class id of each of the {len(s)} score rows')
+    if str(a.get('kind')) not in SCORE_KINDS: raise DataError(f"{path}: kind must be one of {SCORE_KINDS}, got {a.get('kind')}")
+    a['scores'] = np.clip(np.nan_to_num(s.astype(np.float32)), -6e4, 6e4).astype(np.float16)
+    a['ids'] = ids.astype(np.int16)
+    with atomic_write(path) as f: np.savez_compressed(f, **a)
+    return Path(path)
+
+def load_scores(path:str|Path, # a file written by save_scores
+               ) -> dict: # scores R x H x W float16, ids R int16, kind str, and any other entries
+    "Read one image's saved class scores."
+    path = Path(path)
+    if not path.is_file(): raise MissingFileError(f'scores not found: {path}')
+    try:
+        with np.load(path, allow_pickle=False) as z: d = {k: z[k] for k in z.files}
+    except Exception as e: raise DataError(f'{path}: cannot read saved scores ({type(e).__name__}: {e})') from None
+    if 'scores' not in d or 'ids' not in d: raise DataError(f'{path}: not a scores file (no scores/ids entries)')
+    d['kind'] = str(d.get('kind', 'cam'))
+    return d
+
 # %% ../nbs/08_cams.ipynb #6e8fd145
 DATASET_TYPES = {'VOCDataset': 'voc', 'COCODataset': 'coco', 'FolderDataset': 'folder'}
 
@@ -176,6 +206,7 @@ def predict_split(dataset:SegDataset, # the split; its masks (when it has them) 
                   fingerprint:dict|None=None, # what determines the masks (RunFolder); default: `config` without n_images
                   command:str='predict', # recorded in run.json
                   workers:int=0, # DataLoader processes reading the images (0: this process)
+                  scores_dir:str|Path|None=None, # also write <name>.npz scores ((mask, scores) from `predict`)
                  ) -> dict: # metrics (when masks) and run facts (n_images, n_computed, seconds, ...)
     "Resumable prediction over a split into a RunFolder: one PNG per image, config.json, metrics.json."
     from tqdm.auto import tqdm
@@ -187,11 +218,17 @@ def predict_split(dataset:SegDataset, # the split; its masks (when it has them) 
     n = len(dataset) if limit is None else min(limit, len(dataset))
     fp = fingerprint if fingerprint is not None else {k: v for k, v in config.items() if k != 'n_images'}
     outputs = [str(rel), 'config.json', 'metrics.json', 'per_class.csv', 'per_class.md']
+    precious = [str(rel)]
+    if scores_dir is not None:
+        try: outputs.append(str(Path(scores_dir).relative_to(out_dir))); precious.append(outputs[-1])
+        except ValueError: raise ExcelError(f'the scores folder {scores_dir} must lie inside the run folder {out_dir}') from None
+    def done(name:str) -> bool:
+        return (pred_dir/f'{name}.png').exists() and (scores_dir is None or (Path(scores_dir)/f'{name}.npz').exists())
     conf = ConfusionMatrix(dataset.n_classes + 1) if dataset.has_masks else None
     timer, t0 = timer or Timer(), time.time()
-    with RunFolder(out_dir, fp, command, 'resume' if resume else 'overwrite', outputs, precious=[str(rel)]):
+    with RunFolder(out_dir, fp, command, 'resume' if resume else 'overwrite', outputs, precious=precious):
         pred_dir.mkdir(parents=True, exist_ok=True)
-        todo = [i for i in range(n) if not (pred_dir/f'{dataset.names[i]}.png').exists()]
+        todo = [i for i in range(n) if not done(dataset.names[i])]
         save_json({**config, 'n_images': n}, out_dir/'config.json')
         loader = torch.utils.data.DataLoader(torch.utils.data.Subset(dataset, todo), batch_size=batch_size,
                                              num_workers=workers, collate_fn=list)
@@ -201,6 +238,10 @@ def predict_split(dataset:SegDataset, # the split; its masks (when it has them) 
         for _ in range(len(loader)):
             with timer('load'): items = next(batches)
             for it, p in zip(items, predict(items)):
+                p, sc = p if isinstance(p, tuple) else (p, None)
+                if scores_dir is not None:
+                    if sc is None: raise ExcelError('predict returned masks without scores, but scores_dir is set')
+                    with timer('save'): save_scores(sc, Path(scores_dir)/f"{it['name']}.npz")
                 with timer('save'): save(p, pred_dir/f"{it['name']}.png")
                 if conf is not None: conf.update(p, it['mask'])
             bar.update(len(items))
@@ -228,6 +269,8 @@ def run_cams(dataset:SegDataset, # dataset with image-level labels
              extra_config:dict|None=None, # recorded in config.json
              data:dict|None=None, # more about the data for the records (kind, label_file)
              workers:int=0, # DataLoader processes reading the images
+             save_scores:bool=False, # also write scores/<name>.npz: (1 + n) x H x W scores before PAR and argmax
+             desc:str='pseudo masks', # progress bar label
             ) -> dict:
     "Pseudo masks for a split, with their quality against the ground truth when the split has masks."
     if not dataset.has_labels:
@@ -237,15 +280,23 @@ def run_cams(dataset:SegDataset, # dataset with image-level labels
         with timer('load'): imgs = torch.stack([preprocess(it['image'], excel.cfg.image_size) for it in items])
         labels = torch.from_numpy(np.stack([it['label'] for it in items]))
         res = excel.pseudo_labels(imgs, labels, [it['image'].shape[:2] for it in items], timer)
-        return [r['label'].cpu().numpy().astype(np.uint8) for r in res]
+        masks = [r['label'].cpu().numpy().astype(np.uint8) for r in res]
+        return list(zip(masks, map(cam_scores, res))) if save_scores else masks
     from excel_nb.clip import describe_weights
     ident = dataset_identity(dataset, **(data or {}))
     fp = {'command': 'cams', **excel.fingerprint(), 'data': ident, 'code': code_fingerprint()}
     config = {'excel': excel.cfg.to_dict(), 'weights': describe_weights(excel.clip), 'text': excel.text_source,
               'data': ident, 'dataset': repr(dataset), 'n_images': None, **(extra_config or {})}
     return predict_split(dataset, predict, Path(out_dir)/'pseudo', out_dir, config, save=save_label_png,
-                         batch_size=batch_size, limit=limit, resume=resume, progress=progress, desc='pseudo masks',
-                         device=excel.device, timer=timer, fingerprint=fp, command='cams', workers=workers)
+                         batch_size=batch_size, limit=limit, resume=resume, progress=progress, desc=desc,
+                         device=excel.device, timer=timer, fingerprint=fp, command='cams', workers=workers,
+                         scores_dir=Path(out_dir)/'scores' if save_scores else None)
+
+def cam_scores(r:dict, # a make_pseudo_label result
+              ) -> dict: # for save_scores: scores (1 + n) x H x W, ids [0, present + 1], kind 'cam'
+    "The scores of one pseudo mask to save: background and present-class CAMs after CAA, before PAR and argmax."
+    ids = torch.cat([torch.zeros(1, dtype=torch.long), r['present'].cpu().long() + 1])
+    return {'scores': r['scores'], 'ids': ids, 'kind': 'cam'}
 
 # %% ../nbs/08_cams.ipynb #2a1259e0
 def add_model_args(p:argparse.ArgumentParser) -> None:
@@ -261,7 +312,8 @@ def add_model_args(p:argparse.ArgumentParser) -> None:
     g.add_argument('--descriptions', default=None, help="TSE descriptions: 'voc', 'coco', 'world' or a JSON file "
                    '(default: the dataset kind)')
     g.add_argument('--bg-words', default=None, help="background words: 'voc', 'coco', 'world', a text file (one per "
-                   'line) or a comma-separated list (default: the dataset kind)')
+                   "line) or a comma-separated list (default: the dataset kind's; for a folder dataset VOC's, less "
+                   'words that name one of its classes)')
     g.add_argument('--tse-mode', default=d.tse.mode, choices=['tse', 'template', 'desc_mean'])
     g.add_argument('--B', type=positive_int, default=None, help='attribute clusters (default 112 VOC, 224 COCO, 48 world)')
     g.add_argument('--keep', type=fraction, default=d.tse.keep, help='kept fraction of clusters (default %(default)s)')
@@ -309,6 +361,19 @@ KIND_DEFAULTS = {  # dataset kind -> defaults of the model options left unset on
 NO_WEIGHTS = ("no CLIP weights given: pass --pretrained with a checkpoint file (e.g. OpenAI's ViT-B-16.pt with "
               "--model ViT-B-16-quickgelu) or an open_clip tag ('openai'), or --pretrained random to run with randomly "
               'initialised weights (meaningless CAMs; for tests)')
+def default_folder_bg_words(classes:list[str], # the folder dataset's foreground classes
+                            verbose:bool=True, # print which words are used (to stderr)
+                           ) -> list[str]:
+    "Background words of a folder dataset left without --bg-words: VOC's, less any that names one of its classes."
+    import sys
+    own = {w for c in classes for w in c.lower().replace('_', ' ').split()} | {c.lower() for c in classes}
+    words = [w for w in background_words('voc') if w not in own]
+    if verbose:
+        dropped = [w for w in background_words('voc') if w in own]
+        print(f"note: no --bg-words: a folder dataset uses VOC's background words ({', '.join(words)})"
+              + (f", without {', '.join(dropped)} (classes of this dataset)" if dropped else '')
+              + '; pass --bg-words to choose others', file=sys.stderr)
+    return words
 
 def resolve_model_args(args:argparse.Namespace, kind:str) -> argparse.Namespace:
     "Fill the dataset kind's defaults into the model options left unset (in place; returns `args`); checks them."
@@ -332,7 +397,9 @@ def resolve_model_args(args:argparse.Namespace, kind:str) -> argparse.Namespace:
 def build_from_args(args:argparse.Namespace, dataset:SegDataset, kind:str) -> ExCEL:
     "An ExCEL model from command-line options (unset ones: the dataset kind's defaults) and a dataset."
     from excel_nb.describe import load_descriptions
+    default_bg = getattr(args, 'bg_words', None) is None
     resolve_model_args(args, kind)
+    if kind == 'folder' and default_bg: args.bg_words = ','.join(default_folder_bg_words(dataset.classes, verbose=True))
     cfg = ExCELCfg(model=args.model, pretrained=args.pretrained, image_size=args.image_size, cam_mode=args.cam_mode,
                    svc=SVCCfg(n_svc=args.n_svc),
                    tse=TSECfg(B=args.B, keep=args.keep, temperature=args.temperature, mode=args.tse_mode),
@@ -369,6 +436,8 @@ def cli_cams_args(p:argparse.ArgumentParser) -> None:
     p.add_argument('--limit', type=positive_int, default=None, help='first N images only')
     p.add_argument('--no-resume', action='store_true', help='recompute everything (clears the folder\'s earlier outputs)')
     p.add_argument('--quiet', action='store_true', help='no progress bar')
+    p.add_argument('--save-scores', action='store_true', help='also write scores/<name>.npz (float16 CAM scores '
+                   'before PAR and argmax) for `excel-nb show` and post-processing')
     add_model_args(p)
     add_resource_args(p)
 
@@ -380,7 +449,7 @@ def cli_cams(args:argparse.Namespace) -> int:
     ex = build_from_args(args, ds, args.dataset)
     r = run_cams(ds, ex, args.out, args.batch_size, args.limit, not args.no_resume, not args.quiet,
                  {'command': 'cams', 'args': vars(args)}, data={'kind': args.dataset, 'label_file': args.label_file},
-                 workers=default_workers() if args.workers is None else args.workers)
+                 workers=default_workers() if args.workers is None else args.workers, save_scores=args.save_scores)
     if 'mIoU' in r: print(f"pseudo-mask mIoU {r['mIoU']:.2f} over {r['n_images']} images -> {args.out}")
     else: print(f"{r['n_images']} pseudo masks -> {args.out} (no ground truth for this split)")
     return 0

@@ -24,6 +24,7 @@ COMMANDS = {
     'train': ('excel_nb.train', 'single-stage training of the adapter and decoder (LVC), resumable, torchrun-ready'),
     'infer': ('excel_nb.infer', 'segmentation (multi-scale, flip, CRF) or pseudo masks of a trained checkpoint, '
               'with mIoU and benchmark-format export'),
+    'show': ('excel_nb.show', 'contact sheets of a cams or infer run: image, ground truth, CAMs, mask, errors, per-image IoU'),
     'parity': ('excel_nb.parity', 'recompute a golden case of the reference implementation and compare'),
     'report': ('excel_nb.report', "regenerate one of the paper's tables into reports/ through papermill runs"),
     'bench': ('excel_nb.bench', 'time the training-free path (cams) or a training iteration (train)'),

@@ -18,7 +18,8 @@ from .svc import SVCCfg
 from .tse import TSECfg
 
 # %% auto #0
-__all__ = ['DEMO_ROWS', 'demo_cfg', 'run_demo', 'format_table', 'overlay_figure', 'write_report', 'cli_demo_args', 'cli_demo']
+__all__ = ['DEMO_ROWS', 'ROW_CHANGES', 'demo_cfg', 'run_demo', 'format_table', 'settings_table', 'overlay_figure', 'write_report',
+           'cli_demo_args', 'cli_demo']
 
 # %% ../nbs/15a_demo.ipynb #417c28be
 DEMO_ROWS = {  # row -> (SVC layers, TSE mode, CAM mode)
@@ -54,13 +55,15 @@ def run_demo(out_dir:str|Path='demo_out', # everything is written here
              clip_path:str|Path|None=None, # world CLIP weights (default: the packaged ones)
              progress:bool=True,
              rows:list[str]|None=None, # subset of DEMO_ROWS
+             save_scores:bool=True, # keep each row's CAM scores (runs/<row>/scores) for `excel-nb show`
             ) -> dict:
     "Run the demo rows on the world's validation split; returns {row: metrics}."
     from excel_nb.world import WORLD_BACKGROUNDS, load_world_clip, load_world_dataset, load_world_descriptions
     t0 = time.time()
     out = Path(out_dir)
     dev = get_device(device)
-    ds = load_world_dataset(_world(out, n_val, seed, size), 'val')
+    root = _world(out, n_val, seed, size)
+    ds = load_world_dataset(root, 'val')
     clip = load_world_clip(dev, clip_path)
     desc = load_world_descriptions()
     results = {}
@@ -68,7 +71,9 @@ def run_demo(out_dir:str|Path='demo_out', # everything is written here
         cfg = demo_cfg(row, image_size, B)
         ex = ExCEL.build(ds.classes, list(WORLD_BACKGROUNDS), desc, cfg, dev, cache_dir=out/'cache', clip=clip)
         slug = row.lower().replace(' ', '_').replace('(', '').replace(')', '').replace('+', 'and')
-        r = run_cams(ds, ex, out/'runs'/slug, batch_size=16, progress=progress, resume=False)
+        data = {'kind': 'world', 'root': str(root.resolve()), 'split': 'val', 'label_file': None}
+        r = run_cams(ds, ex, out/'runs'/slug, batch_size=16, progress=progress, resume=False, save_scores=save_scores,
+                     extra_config={'command': 'demo', 'setting_name': row, 'data': data}, desc=row)
         results[row] = {'mIoU': r['mIoU'], 'IoU': r['IoU'], 'seconds': r['seconds'], 'dir': str(out/'runs'/slug),
                         'config': ex.cfg.to_dict()}   # ex.cfg names the weights really loaded
     meta = {'n_val': n_val, 'seed': seed, 'world_size': size, 'image_size': image_size, 'B': B,
@@ -79,6 +84,13 @@ def run_demo(out_dir:str|Path='demo_out', # everything is written here
     return results
 
 # %% ../nbs/15a_demo.ipynb #ebe3f3cb
+ROW_CHANGES = {  # what each demo row changes, for the report
+    'vanilla CLIP CAM': 'the baseline: CLIP as it is (no SVC, template text rows, plain cosine CAM)',
+    'ExCEL without TSE': 'ExCEL with the plain template text rows instead of TSE (spec 3)',
+    'ExCEL without SVC': 'ExCEL with the vanilla image tower (N_s = 0) instead of SVC (spec 4)',
+    'ExCEL (TSE + SVC)': 'the full training-free ExCEL',
+}
+
 def format_table(results:dict) -> str:
     base = results.get('vanilla CLIP CAM', {}).get('mIoU')
     lines = ['| setting | pseudo-mask mIoU | vs vanilla | seconds |', '|---|---|---|---|']
@@ -87,26 +99,23 @@ def format_table(results:dict) -> str:
         lines.append(f'| {row} | {r["mIoU"]:.2f} | {d} | {r["seconds"]:.1f} |')
     return '\n'.join(lines)
 
+def settings_table(results:dict) -> str:
+    "What each row sets and changes (DEMO_ROWS), as Markdown."
+    lines = ['| setting | SVC layers N_s (spec 4) | text rows (spec 3) | CAM (spec 4.4) | what it changes |', '|---|---|---|---|---|']
+    for row in results:
+        n_svc, tse, cam = DEMO_ROWS[row]
+        lines.append(f"| {row} | {n_svc} | {'TSE' if tse == 'tse' else 'template only'} | "
+                     f"{'feature surgery' if cam == 'surgery' else 'plain cosine'} | {ROW_CHANGES[row]} |")
+    return '\n'.join(lines)
+
 def overlay_figure(ds, results:dict, path:Path, n:int=4) -> Path:
-    "A grid: image, ground truth, then each row's pseudo mask, for the first n images."
-    import matplotlib; matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    from excel_nb.data import load_mask
-    from excel_nb.world import overlay_mask
-    cols = ['image', 'ground truth'] + list(results)
-    fig, ax = plt.subplots(n, len(cols), figsize=(1.6 * len(cols), 1.6 * n), squeeze=False)
-    for i in range(min(n, len(ds))):
-        it = ds[i]
-        ims = [it['image'], overlay_mask(it['image'], it['mask'])]
-        ims += [overlay_mask(it['image'], load_mask(Path(r['dir'])/'pseudo'/f"{it['name']}.png", ds.n_classes))
-                for r in results.values()]
-        for j, im in enumerate(ims):
-            ax[i, j].imshow(im); ax[i, j].axis('off')
-            if i == 0: ax[i, j].set_title(cols[j], fontsize=7)
-    plt.tight_layout()
-    with atomic_write(path) as f: fig.savefig(f, format='png', dpi=70)
-    plt.close(fig)
-    return path
+    "The first n images: image, ground truth, then each row's pseudo mask with its per-image IoU (excel_nb.show)."
+    from excel_nb.show import show_runs
+    pages = show_runs([r['dir'] for r in results.values()], limit=n, per_page=n, cams=False, errors=False,
+                      out=path.parent, name=path.stem, dataset=ds, labels=list(results), verbose=False, table=False,
+                      title=f'Pseudo masks of each setting on the first {n} of {len(ds)} validation images '
+                            '(per-image mIoU in the titles)')
+    return pages[0]
 
 def write_report(results:dict, meta:dict, ds, out:Path) -> Path:
     fig = overlay_figure(ds, results, out/'overlays.png')
@@ -120,8 +129,11 @@ def write_report(results:dict, meta:dict, ds, out:Path) -> Path:
             f"{meta['n_val']} generated validation images ({meta['world_size']} px, seed {meta['seed']}), world CLIP "
             f"(`excel-world-vit`, trained by `excel_nb.world.train_world_clip`), ExCEL input {meta['image_size']} px, "
             f"B = {meta['B']}; device {meta['device']}; commit {meta['git_commit']}; {meta['seconds']} s in all.\n\n"
-            f"{format_table(results)}\n\nBest: {best}.\n\n## Per-class IoU (%)\n\n" + '\n'.join(per) +
-            f"\n\n![overlays]({fig.name})\n")
+            f"## Settings\n\nEach row changes one part of the training-free path; all share the refinement (CAA, "
+            f"background score, PAR; spec 5).\n\n{settings_table(results)}\n\n"
+            f"## Results\n\n{format_table(results)}\n\nBest: {best}.\n\n## Per-class IoU (%)\n\n" + '\n'.join(per) +
+            f"\n\n![overlays]({fig.name})\n\nLook at any row's images with `excel-nb show {out}/runs/<row>` (its CAMs, "
+            f"masks and errors; `--worst 6` for its worst images) and compare two rows with `--compare`.\n")
     with atomic_write(out/'report.md', 'w', encoding='utf-8') as f: f.write(text)
     return out/'report.md'
 

@@ -19,8 +19,8 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor, nn
 
-from .cams import (ExCEL, add_data_args, add_resource_args, dataset_identity, default_workers, load_data_from_args,
-                           predict_split)
+from .cams import (ExCEL, add_data_args, add_resource_args, cam_scores, dataset_identity, default_workers,
+                           load_data_from_args, predict_split)
 from .core import (DataError, ExcelError, MissingFileError, Timer, atomic_write, check_out_dir, code_fingerprint,
                            load_json, open_fraction, positive_int, set_threads)
 from .data import (DATASET_KINDS, COCODataset, SegDataset, load_dataset, normalize, preprocess, save_label_png,
@@ -179,7 +179,8 @@ def predict_masks(model:Callable[[Tensor], Tensor], # images → logits (e.g. ma
                   ms:MSCfg|None=None,
                   crf:CRFCfg|None=None, # None: no CRF
                   timer:Timer|None=None,
-                 ) -> list[np.ndarray]: # H x W uint8 class ids per image
+                  return_scores:bool=False, # also return each image's averaged logits (K x H' x W', before CRF)
+                 ) -> list: # H x W uint8 class ids per image; (mask, scores dict) pairs with return_scores
     "Segmentation masks: multi-scale (+ flip) logits, optional DenseCRF on their softmax, argmax."
     timer = timer or Timer()
     with timer('net'): logits = ms_logits(model, [normalize(im) for im in images], ms)
@@ -187,9 +188,11 @@ def predict_masks(model:Callable[[Tensor], Tensor], # images → logits (e.g. ma
     for im, lg in zip(images, logits):
         with timer('post'):
             full = upsample_logits(lg[None], im.shape[:2])[0]
-            if crf is None: res.append(full.argmax(0).byte().cpu().numpy()); continue
-        with timer('crf'): res.append(crf_refine(im, full.softmax(0), crf).argmax(0).astype(np.uint8))
-    return res
+            if crf is None: res.append(full.argmax(0).byte().cpu().numpy())
+        if crf is not None:
+            with timer('crf'): res.append(crf_refine(im, full.softmax(0), crf).argmax(0).astype(np.uint8))
+    if not return_scores: return res
+    return [(m, {'scores': lg, 'ids': torch.arange(len(lg)), 'kind': 'logits'}) for m, lg in zip(res, logits)]
 
 # %% ../nbs/12_infer.ipynb #c2083231
 def compute_flip_max(cams:Tensor, # 2B x P x C: B originals, then their B flipped copies
@@ -242,7 +245,8 @@ def lam_pseudo_labels(excel:ExCEL, head:ExcelHead,
                       crf:CRFCfg|None=None, # CRF on the pre-PAR scores, with the images below
                       raw_images:Sequence[np.ndarray]|None=None, # H x W x 3 uint8 images (needed with crf)
                       timer:Timer|None=None,
-                     ) -> list[np.ndarray]: # H x W uint8 dataset class ids
+                      return_scores:bool=False, # also return each image's scores (cams.cam_scores, before PAR/CRF)
+                     ) -> list: # H x W uint8 dataset class ids; (mask, scores dict) pairs with return_scores
     "Pseudo masks from the dynamic CAM with flip (trained-model `infer_lam` path)."
     if crf is not None and raw_images is None: raise ExcelError('the CRF on pseudo masks needs the raw images')
     timer = timer or Timer()
@@ -252,11 +256,12 @@ def lam_pseudo_labels(excel:ExCEL, head:ExcelHead,
         with timer('pseudo'):
             r = make_pseudo_label(d['cams'][b], d['attn'][:, b], labels[b].to(excel.device), d['grid'], tuple(sizes[b]),
                                   excel.par_image(images[b].to(excel.device)), excel.cfg.pseudo, d['attn_pred'][b])
-        if crf is None: res.append(r['label'].byte().cpu().numpy()); continue
-        with timer('crf'):
-            q = crf_refine(raw_images[b], r['scores'], crf).argmax(0)
-            ids = np.concatenate([[0], r['present'].cpu().numpy() + 1]).astype(np.uint8)
-            res.append(ids[q])
+        if crf is None: m = r['label'].byte().cpu().numpy()
+        else:
+            with timer('crf'):
+                q = crf_refine(raw_images[b], r['scores'], crf).argmax(0)
+                m = np.concatenate([[0], r['present'].cpu().numpy() + 1]).astype(np.uint8)[q]
+        res.append((m, cam_scores(r)) if return_scores else m)
     return res
 
 # %% ../nbs/12_infer.ipynb #421b7382
@@ -314,6 +319,7 @@ def run_infer(dataset:SegDataset,
               extra_config:dict|None=None, # recorded in config.json
               data:dict|None=None, # more about the data for the records (kind, label_file)
               workers:int=0, # DataLoader processes reading the images
+              save_scores:bool=False, # also write scores/<name>.npz (seg: averaged logits; lam: CAM scores)
              ) -> dict:
     "Predict and export a split, with mIoU against the ground truth when the split has masks."
     if mode not in ('seg', 'lam'): raise ExcelError(f"mode must be 'seg' or 'lam', not {mode!r}")
@@ -338,10 +344,11 @@ def run_infer(dataset:SegDataset,
     timer = Timer()
     def predict(items:list[dict]) -> list[np.ndarray]:
         raws = [it['image'] for it in items]
-        if mode == 'seg': return predict_masks(segmenter, raws, ms, crf, timer)
+        if mode == 'seg': return predict_masks(segmenter, raws, ms, crf, timer, return_scores=save_scores)
         imgs = torch.stack([preprocess(r, excel.cfg.image_size) for r in raws])
         labels = torch.from_numpy(np.stack([it['label'] for it in items]))
-        return lam_pseudo_labels(excel, head, imgs, labels, [r.shape[:2] for r in raws], relation, crf, raws, timer)
+        return lam_pseudo_labels(excel, head, imgs, labels, [r.shape[:2] for r in raws], relation, crf, raws, timer,
+                                 return_scores=save_scores)
     config = {'setting': setting, 'data': ident, 'dataset': repr(dataset), 'n_images': None,
               'export': str(pdir.relative_to(out_dir)), 'head': fp['head'], **(extra_config or {})}
     from excel_nb.clip import describe_weights
@@ -349,7 +356,8 @@ def run_infer(dataset:SegDataset,
     return predict_split(dataset, predict, pdir, out_dir, config, save=lambda p, path: save_prediction(p, path, fmt),
                          batch_size=batch_size, limit=limit, resume=resume, progress=progress, desc=f'{mode} masks',
                          device=getattr(segmenter, 'device', None) if mode == 'seg' else excel.device, timer=timer,
-                         extra_meta={'setting': setting}, fingerprint=fp, command='infer', workers=workers)
+                         extra_meta={'setting': setting}, fingerprint=fp, command='infer', workers=workers,
+                         scores_dir=out_dir/'scores' if save_scores else None)
 
 # %% ../nbs/12_infer.ipynb #34413242
 def load_trained_model(path:str|Path, # training checkpoint (format excel-nb-ckpt/1)
@@ -398,6 +406,8 @@ def cli_infer_args(p:argparse.ArgumentParser) -> None:
     p.add_argument('--limit', type=positive_int, default=None, help='first N images only')
     p.add_argument('--no-resume', action='store_true', help='recompute everything (clears the folder\'s earlier outputs)')
     p.add_argument('--quiet', action='store_true', help='no progress bar')
+    p.add_argument('--save-scores', action='store_true', help='also write scores/<name>.npz (float16): the averaged '
+                   'logits (seg) or the CAM scores before PAR (lam), for `excel-nb show` and post-processing')
     add_resource_args(p)
 
 def _parse_scales(spec:str) -> tuple[float, ...]:
@@ -425,7 +435,7 @@ def cli_infer(args:argparse.Namespace) -> int:
     r = run_infer(ds, args.out, args.mode, segmenter=make_segmenter(excel, head) if args.mode == 'seg' else None,
                   excel=excel, head=head, ms=ms, crf=CRFCfg() if args.crf else None, relation=args.relation,
                   fmt=args.export, batch_size=args.batch_size, limit=args.limit, resume=not args.no_resume,
-                  progress=not args.quiet,
+                  progress=not args.quiet, save_scores=args.save_scores,
                   extra_config={'command': 'infer', 'args': vars(args), 'checkpoint': str(args.checkpoint)},
                   data={'kind': args.dataset, 'label_file': args.label_file},
                   workers=default_workers() if args.workers is None else args.workers)

@@ -35,8 +35,8 @@ __all__ = ['PSEUDO', 'CAM', 'SEG_SS', 'SEG_MS', 'SEG_CRF', 'TABLES', 'DATA_KINDS
            'RESERVED', 'UNNAMED', 'PaperNumber', 'TableSpec', 'paper_number', 'find_repo_root', 'package_repo_root',
            'reports_root', 'cache_root', 'check', 'RunCfg', 'builtin_root', 'ExperimentRun', 'run_fingerprint',
            'start_run', 'merge_params', 'parse_overrides', 'expand_grid', 'GridPoint', 'resolve_layers', 'grid_points',
-           'collect_records', 'summarise_records', 'render_markdown', 'plot_table', 'write_table', 'find_template',
-           'template_parameters', 'run_table', 'cli_report_args', 'cli_report']
+           'collect_records', 'summarise_records', 'render_markdown', 'axis_top', 'series_label', 'plot_table',
+           'write_table', 'find_template', 'template_parameters', 'run_table', 'cli_report_args', 'cli_report']
 
 # %% ../nbs/16_report.ipynb #b4b83e6d
 @dataclass(frozen=True)
@@ -633,10 +633,20 @@ def render_markdown(s, # summarise_records output
     for note in meta.get('notes') or []: lines += ['', f'Note: {note}']
     return '\n'.join(lines) + '\n'
 
+def axis_top(values) -> float:
+    "Upper end of a value axis that starts at 0: the largest value plus 12 %, rounded up to a multiple of 5."
+    v = [float(x) for x in values if x == x]
+    return 5.0 * max(1.0, float(np.ceil(max(v, default=0.0) * 1.12 / 5)))
+
+def series_label(label:str, means) -> str:
+    "A line's legend entry with the range of its means, so a flat curve reads as flat."
+    lo, hi = float(np.min(means)), float(np.max(means))
+    return f'{label}: {lo:.2f} to {hi:.2f} (spread {hi - lo:.2f})'
+
 def plot_table(df, # collect_records output (one row per number; seaborn computes mean and sd)
                s, # summarise_records output (for the paper's numbers and the order)
                table:str, path:str|Path, smoke:bool=False) -> Path:
-    "A small seaborn figure of the table (PNG): mean ± sd over the runs, the paper's numbers as black crosses."
+    "A seaborn figure of the table (PNG): mean ± sd over the runs from 0, the spread stated, the paper's numbers as crosses."
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
@@ -647,31 +657,47 @@ def plot_table(df, # collect_records output (one row per number; seaborn compute
     df = df.assign(label=lab(df)).dropna(subset=['value'])
     s = s.assign(label=lab(s))
     line = bool(spec.x) and df['x'].notna().all()
-    cell = lambda d: d['row'] + ' | ' + d['label']
-    n_cells = 0 if line else cell(s).nunique()
-    fig, ax = plt.subplots(figsize=(5.2, 3.0) if line else (6.4, 1.0 + 0.26 * n_cells), dpi=100)
     pp = s[s['paper'].notna()]
+    top = axis_top(list(df['value']) + list(pp['paper']))  # the axis starts at 0: differences at their true size
     if line:
+        fig, ax = plt.subplots(figsize=(6.0, 3.4), dpi=100)
         df = df.assign(x=df['x'].astype(float))
+        means = df.groupby(['label', 'x'])['value'].mean()
+        names = {l: series_label(l, means[l]) for l in dict.fromkeys(df['label'])}
+        df = df.assign(label=df['label'].map(names))
         sns.lineplot(data=df, x='x', y='value', hue='label', marker='o', errorbar='sd', err_style='bars', ax=ax)
         if len(pp): ax.scatter(pp['x'].astype(float), pp['paper'], marker='x', color='black', zorder=5, label='paper')
-        ax.set_xlabel(spec.x); ax.set_ylabel('mIoU (%)')
+        ax.set_xlabel(spec.x, fontsize=10)
+        ax.set_ylim(0, top); ax.set_xticks(sorted(df['x'].unique()))
+        ax.legend(fontsize=8, loc='lower right')
+        ax.grid(axis='y', color='0.9')
     else:
+        cell = lambda d: d['row'] + '\n' + d['label']
         order = list(dict.fromkeys(cell(s)))  # one bar per (row, metric), in the table's order
+        fig, ax = plt.subplots(figsize=(6.4, 0.7 + 0.5 * len(order)), dpi=100)
         sns.barplot(data=df.assign(cell=cell(df)), y='cell', x='value', hue='label', order=order, errorbar='sd',
                     orient='h', dodge=False, legend=False, ax=ax)
-        if len(pp): ax.scatter(pp['paper'], [order.index(c) for c in cell(pp)], marker='x', color='black', zorder=5, label='paper')
-        ax.set_xlabel('mIoU (%)'); ax.set_ylabel('')
-    if line or len(pp): ax.legend(fontsize=6)
-    ax.tick_params(labelsize=7)
+        for i, c in enumerate(order):
+            r = s[cell(s) == c].iloc[0]
+            txt = f"{r['mean']:.2f}" + (f" ± {r['std']:.2f}" if r['n'] > 1 else '')
+            ax.text(r['mean'] + (r['std'] if r['n'] > 1 and r['std'] == r['std'] else 0) + 0.01 * top, i, txt,
+                    va='center', fontsize=8)
+        if len(pp):
+            ax.scatter(pp['paper'], [order.index(c) for c in cell(pp)], marker='x', color='black', zorder=5, label='paper')
+            ax.legend(fontsize=8, loc='lower right')
+        ax.set_xlim(0, top); ax.set_ylabel('')
+        ax.grid(axis='x', color='0.9'); ax.set_axisbelow(True)
+    ax.tick_params(labelsize=8)
     data = ', '.join(sorted(set(df['dataset'] + ' ' + df['split']))) + ' | ' + ', '.join(sorted({w.split(' [')[0] for w in df['weights']}))
-    ax.set_title(('[SMOKE] ' if smoke else '') + spec.title + '\n' + data, fontsize=8)
+    n_runs = int(df.groupby(['row', 'label'])['value'].count().max())
+    unit = 'mIoU (%)' + (f', mean ± sd over {n_runs} runs' if n_runs > 1 else ', one run per point')
+    (ax.set_ylabel if line else ax.set_xlabel)(unit, fontsize=10)
+    ax.set_title(('[SMOKE] ' if smoke else '') + spec.title + '\n' + data, fontsize=9)
     fig.tight_layout()
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(path) as f: fig.savefig(f, format='png')
     plt.close(fig)
     return path
-
 def _rel(p:Path) -> str:
     "A path relative to the repository root when inside it, else absolute."
     p, root = Path(p).resolve(), find_repo_root()

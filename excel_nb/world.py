@@ -387,8 +387,10 @@ def load_world_dataset(root:str|Path, # a folder written by make_world
     from excel_nb.data import FolderDataset
     root = Path(root)
     if not (root/'world.json').is_file(): raise MissingFileError(f'no world dataset at {root} (world.json missing)')
-    return FolderDataset(root, classes='classes.txt', labels='cls_labels.json', masks='SegmentationClass',
-                         images='JPEGImages', list_file=f'ImageSets/Segmentation/{split}.txt', split=split)
+    ds = FolderDataset(root, classes='classes.txt', labels='cls_labels.json', masks='SegmentationClass',
+                       images='JPEGImages', list_file=f'ImageSets/Segmentation/{split}.txt', split=split)
+    ds.kind = 'world'   # the dataset kind run records name (excel_nb.cams.dataset_identity)
+    return ds
 
 # %% ../nbs/15_world.ipynb #fd86fb81
 def overlay_mask(image:np.ndarray, # H x W x 3 uint8
