@@ -19,8 +19,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-import numpy as np
-import torch
+import numpy as np   # torch is imported where it is used: importing core (for errors, run folders) stays light
 
 # %% auto #0
 __all__ = ['VOC_CLASSES', 'COCO_CLASSES', 'RUN_FORMAT', 'RUN_MODES', 'positive_int', 'nonneg_int', 'positive_float', 'fraction',
@@ -62,6 +61,7 @@ COCO_CLASSES = ['person', 'bicycle', 'car', 'motorbike', 'aeroplane', 'bus', 'tr
 def seed_everything(seed:int, # seed for python, numpy and torch (CPU and CUDA)
                    ) -> None:
     "Seed every random generator excel_nb uses."
+    import torch
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
@@ -99,7 +99,7 @@ def save_json(obj:Any, path:str|Path, indent:int=2) -> Path:
 def _json_default(o):
     if isinstance(o, (np.integer,)): return int(o)
     if isinstance(o, (np.floating,)): return float(o)
-    if isinstance(o, (np.ndarray, torch.Tensor)): return o.tolist()
+    if isinstance(o, np.ndarray) or type(o).__name__ == 'Tensor': return o.tolist()
     if isinstance(o, Path): return str(o)
     raise TypeError(f'not JSON serialisable: {type(o).__name__}')
 
@@ -282,6 +282,7 @@ def check_state_dict(module:torch.nn.Module, # the model the weights are meant f
                      where:str='state dict', # what the weights are, for the message
                     ) -> None:
     "Raise WeightsError unless `sd` has exactly the module's keys, as tensors of the same shapes."
+    import torch
     own = module.state_dict()
     missing, extra = sorted(set(own) - set(sd)), sorted(set(sd) - set(own))
     bad = [f'{k} {tuple(getattr(sd[k], "shape", ()))} vs {tuple(v.shape)}' for k, v in own.items()
@@ -311,6 +312,7 @@ def load_yaml(path:str|Path, # a YAML (or JSON) file holding a mapping
 def get_device(device:str|None=None, # 'cpu', 'cuda', 'cuda:1', or None for the best available
               ) -> torch.device:
     "Resolve a device name, with a clear error when CUDA is asked for but absent."
+    import torch
     if device is None or device == 'auto': return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
     dev = torch.device(device)
     if dev.type == 'cuda' and not torch.cuda.is_available():
@@ -338,6 +340,7 @@ def git_commit(path:str|Path='.') -> str|None:
 
 def device_description(device:torch.device|str|None=None) -> str:
     "A human-readable name of the device a number came from."
+    import torch
     dev = get_device(device if device is None else str(device))
     if dev.type == 'cuda': return f'cuda:{torch.cuda.get_device_name(dev)}'
     import platform
@@ -354,6 +357,7 @@ def default_threads() -> int:
 def set_threads(n:int|None=None, # intra-op threads; None or 0: default_threads()
                ) -> int:
     "Set torch's CPU threads for this process; returns the number set."
+    import torch
     n = n or default_threads()
     if n < 1: raise ExcelError(f'threads must be at least 1, got {n}')
     torch.set_num_threads(n)
@@ -377,15 +381,23 @@ fraction = _arg_type('fraction', float, lambda v: 0 < v <= 1, 'must be a number 
 open_fraction = _arg_type('open_fraction', float, lambda v: 0 < v < 1, 'must be a number strictly between 0 and 1')
 
 # %% ../nbs/00_core.ipynb #76708468
+def _cuda_sync():
+    import torch
+    torch.cuda.synchronize()
+
 class Timer:
     "Accumulate wall-clock seconds per stage: `with timer('clip'): ...`."
-    def __init__(self, sync_cuda:bool=False): self.times, self.sync = {}, sync_cuda
+    def __init__(self, sync_cuda:bool=False):
+        self.times, self.sync = {}, sync_cuda
+        if sync_cuda:
+            import torch
+            self.sync = torch.cuda.is_available()
     @contextlib.contextmanager
     def __call__(self, name:str):
-        if self.sync and torch.cuda.is_available(): torch.cuda.synchronize()
+        if self.sync: _cuda_sync()
         t0 = time.perf_counter()
         try: yield
         finally:
-            if self.sync and torch.cuda.is_available(): torch.cuda.synchronize()
+            if self.sync: _cuda_sync()
             self.times.setdefault(name, []).append(time.perf_counter() - t0)
     def total(self, name:str) -> float: return float(sum(self.times.get(name, [])))
