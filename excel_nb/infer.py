@@ -251,7 +251,7 @@ def lam_outputs(excel:ExCEL, head:ExcelHead,
                 raw_images:Sequence[np.ndarray]|None=None, # H x W x 3 uint8 images (needed with crf)
                 timer:Timer|None=None,
                 keep:bool=False, # also return the CAM and the scores of each image
-               ) -> list[dict]: # label H x W uint8; with keep: cam P x C, scores (1 + n_present) x H x W, present
+               ) -> list[dict]: # label H x W uint8; with keep: cam P x C, refined, scores (1 + n_present) x H x W, present
     "Pseudo masks from the dynamic CAM with flip (trained-model `infer_lam` path), with what they come from on request."
     if crf is not None and raw_images is None: raise ExcelError('the CRF on pseudo masks needs the raw images')
     timer = timer or Timer()
@@ -261,7 +261,7 @@ def lam_outputs(excel:ExCEL, head:ExcelHead,
         with timer('pseudo'):
             r = make_pseudo_label(d['cams'][b], d['attn'][:, b], labels[b].to(excel.device), d['grid'], tuple(sizes[b]),
                                   excel.par_image(images[b].to(excel.device)), excel.cfg.pseudo, d['attn_pred'][b])
-        out = {'cam': d['cams'][b], 'scores': r['scores'], 'present': r['present']} if keep else {}
+        out = {'cam': d['cams'][b], 'refined': r['refined'], 'scores': r['scores'], 'present': r['present']} if keep else {}
         if crf is None: res.append({**out, 'label': r['label'].byte().cpu().numpy()}); continue
         with timer('crf'):
             q = crf_refine(raw_images[b], r['scores'], crf).argmax(0)
