@@ -42,7 +42,7 @@ def _work_random(model_name:str, image_size:int, label_size:tuple[int, int], n_p
 
 def _work_case(path, device):
     from excel_nb.clip import build_clip_for_visual_sd
-    from excel_nb.parity import load_case
+    from excel_nb.golden import load_case
     from excel_nb.tse import compute_text_bank
     case = load_case(path)
     c, I = case['config'], case['inputs']

@@ -995,10 +995,12 @@ IMAGENET_STD = (58.395, 57.12, 57.375)
 
 def normalize(image:np.ndarray, # H x W x 3 uint8 RGB
              ) -> torch.Tensor: # 3 x H x W float32
-    "ImageNet-normalise an RGB image (0-255 scale) into a CHW tensor."
+    "ImageNet-normalise an RGB image (0-255 scale) into a CHW tensor, computed in float64 as the reference (spec 2)."
     if image.ndim != 3 or image.shape[2] != 3: raise DataError(f'expected an H x W x 3 RGB image, got shape {image.shape}')
-    x = torch.from_numpy(np.require(image, requirements=['C', 'W'])).permute(2, 0, 1).float()
-    return (x - torch.tensor(IMAGENET_MEAN).view(3, 1, 1)) / torch.tensor(IMAGENET_STD).view(3, 1, 1)
+    x = torch.from_numpy(np.require(image, requirements=['C', 'W'])).permute(2, 0, 1).double()
+    mean = torch.tensor(IMAGENET_MEAN, dtype=torch.float64).view(3, 1, 1)
+    std = torch.tensor(IMAGENET_STD, dtype=torch.float64).view(3, 1, 1)
+    return ((x - mean) / std).float()
 
 def preprocess(image:np.ndarray, # H x W x 3 uint8 RGB
                size:int|None=320, # side of the square input; None keeps the image size

@@ -31,9 +31,9 @@ from .pseudo import make_pseudo_label
 
 # %% auto #0
 __all__ = ['upsample_logits', 'seg_logits', 'make_segmenter', 'MSCfg', 'ms_logits', 'logits_to_label', 'CRFCfg', 'crf_refine',
-           'predict_masks', 'compute_flip_max', 'dynamic_cams_flip', 'lam_pseudo_labels', 'export_dir',
-           'save_index_png', 'save_prediction', 'head_fingerprint', 'run_infer', 'load_trained_model', 'check_classes',
-           'cli_infer_args', 'cli_infer']
+           'segment_images', 'predict_masks', 'compute_flip_max', 'dynamic_cams_flip', 'lam_outputs',
+           'lam_pseudo_labels', 'export_dir', 'save_index_png', 'save_prediction', 'head_fingerprint', 'run_infer',
+           'load_trained_model', 'check_classes', 'cli_infer_args', 'cli_infer']
 
 # %% ../nbs/12_infer.ipynb #5dbdb843
 def upsample_logits(logits:Tensor, # B x K x h x w
@@ -174,25 +174,37 @@ def crf_refine(image:np.ndarray, # H x W x 3 uint8 RGB, at the resolution of `pr
     return np.asarray(d.inference(cfg.iter_max), dtype=np.float32).reshape(K, H, W)
 
 # %% ../nbs/12_infer.ipynb #43933245
-def predict_masks(model:Callable[[Tensor], Tensor], # images → logits (e.g. make_segmenter)
-                  images:Sequence[np.ndarray], # H x W x 3 uint8 RGB images
-                  ms:MSCfg|None=None,
-                  crf:CRFCfg|None=None, # None: no CRF
-                  timer:Timer|None=None,
-                  return_scores:bool=False, # also return each image's averaged logits (K x H' x W', before CRF)
-                 ) -> list: # H x W uint8 class ids per image; (mask, scores dict) pairs with return_scores
-    "Segmentation masks: multi-scale (+ flip) logits, optional DenseCRF on their softmax, argmax."
+def segment_images(model:Callable[[Tensor], Tensor], # images → logits (e.g. make_segmenter)
+                   images:Sequence[np.ndarray], # H x W x 3 uint8 RGB images
+                   ms:MSCfg|None=None,
+                   crf:CRFCfg|None=None, # None: no CRF
+                   timer:Timer|None=None,
+                   keep:bool=False, # also return the logits (and CRF probabilities) of each image
+                  ) -> list[dict]: # per image: pred H x W uint8; with keep: logits K x H x W, prob K x H x W (CRF) or None
+    "Multi-scale (+ flip) logits of the normalised images, upsampled to each image, optional DenseCRF on their softmax, argmax."
     timer = timer or Timer()
     with timer('net'): logits = ms_logits(model, [normalize(im) for im in images], ms)
     res = []
     for im, lg in zip(images, logits):
         with timer('post'):
             full = upsample_logits(lg[None], im.shape[:2])[0]
-            if crf is None: res.append(full.argmax(0).byte().cpu().numpy())
-        if crf is not None:
-            with timer('crf'): res.append(crf_refine(im, full.softmax(0), crf).argmax(0).astype(np.uint8))
-    if not return_scores: return res
-    return [(m, {'scores': lg, 'ids': torch.arange(len(lg)), 'kind': 'logits'}) for m, lg in zip(res, logits)]
+            r = {'logits': full, 'prob': None} if keep else {}
+            if crf is None: res.append({**r, 'pred': full.argmax(0).byte().cpu().numpy()}); continue
+        with timer('crf'): prob = crf_refine(im, full.softmax(0), crf)
+        res.append({**r, 'pred': prob.argmax(0).astype(np.uint8), **({'prob': prob} if keep else {})})
+    return res
+
+def predict_masks(model:Callable[[Tensor], Tensor], # images → logits (e.g. make_segmenter)
+                  images:Sequence[np.ndarray], # H x W x 3 uint8 RGB images
+                  ms:MSCfg|None=None,
+                  crf:CRFCfg|None=None, # None: no CRF
+                  timer:Timer|None=None,
+                  return_scores:bool=False, # also return each image's averaged logits (K x H x W, before the CRF)
+                 ) -> list: # H x W uint8 class ids per image; (mask, scores dict) pairs with return_scores
+    "Segmentation masks (`segment_images`'s predictions), with their logits for `--save-scores` on request."
+    res = segment_images(model, images, ms, crf, timer, keep=return_scores)
+    if not return_scores: return [r['pred'] for r in res]
+    return [(r['pred'], {'scores': r['logits'], 'ids': torch.arange(len(r['logits'])), 'kind': 'logits'}) for r in res]
 
 # %% ../nbs/12_infer.ipynb #c2083231
 def compute_flip_max(cams:Tensor, # 2B x P x C: B originals, then their B flipped copies
@@ -237,6 +249,33 @@ def dynamic_cams_flip(excel:ExCEL, # frozen CLIP + SVC + text rows
 
 # %% ../nbs/12_infer.ipynb #527a1a1b
 @torch.no_grad()
+def lam_outputs(excel:ExCEL, head:ExcelHead,
+                images:Tensor, # B x 3 x S x S normalised
+                labels:Tensor, # B x C multi-hot image labels
+                sizes:Sequence[tuple[int, int]], # (H, W) of each image (mask size)
+                relation:str='pair',
+                crf:CRFCfg|None=None, # CRF on the pre-PAR scores, with the images below
+                raw_images:Sequence[np.ndarray]|None=None, # H x W x 3 uint8 images (needed with crf)
+                timer:Timer|None=None,
+                keep:bool=False, # also return the CAM and the scores of each image
+               ) -> list[dict]: # label H x W uint8; with keep: cam P x C, refined, scores (1 + n_present) x H x W, present
+    "Pseudo masks from the dynamic CAM with flip (trained-model `infer_lam` path), with what they come from on request."
+    if crf is not None and raw_images is None: raise ExcelError('the CRF on pseudo masks needs the raw images')
+    timer = timer or Timer()
+    with timer('cam'): d = dynamic_cams_flip(excel, head, images, relation)
+    res = []
+    for b in range(len(images)):
+        with timer('pseudo'):
+            r = make_pseudo_label(d['cams'][b], d['attn'][:, b], labels[b].to(excel.device), d['grid'], tuple(sizes[b]),
+                                  excel.par_image(images[b].to(excel.device)), excel.cfg.pseudo, d['attn_pred'][b])
+        out = {'cam': d['cams'][b], 'refined': r['refined'], 'scores': r['scores'], 'present': r['present']} if keep else {}
+        if crf is None: res.append({**out, 'label': r['label'].byte().cpu().numpy()}); continue
+        with timer('crf'):
+            q = crf_refine(raw_images[b], r['scores'], crf).argmax(0)
+            ids = np.concatenate([[0], r['present'].cpu().numpy() + 1]).astype(np.uint8)
+            res.append({**out, 'label': ids[q]})
+    return res
+
 def lam_pseudo_labels(excel:ExCEL, head:ExcelHead,
                       images:Tensor, # B x 3 x S x S normalised
                       labels:Tensor, # B x C multi-hot image labels
@@ -247,22 +286,9 @@ def lam_pseudo_labels(excel:ExCEL, head:ExcelHead,
                       timer:Timer|None=None,
                       return_scores:bool=False, # also return each image's scores (cams.cam_scores, before PAR/CRF)
                      ) -> list: # H x W uint8 dataset class ids; (mask, scores dict) pairs with return_scores
-    "Pseudo masks from the dynamic CAM with flip (trained-model `infer_lam` path)."
-    if crf is not None and raw_images is None: raise ExcelError('the CRF on pseudo masks needs the raw images')
-    timer = timer or Timer()
-    with timer('cam'): d = dynamic_cams_flip(excel, head, images, relation)
-    res = []
-    for b in range(len(images)):
-        with timer('pseudo'):
-            r = make_pseudo_label(d['cams'][b], d['attn'][:, b], labels[b].to(excel.device), d['grid'], tuple(sizes[b]),
-                                  excel.par_image(images[b].to(excel.device)), excel.cfg.pseudo, d['attn_pred'][b])
-        if crf is None: m = r['label'].byte().cpu().numpy()
-        else:
-            with timer('crf'):
-                q = crf_refine(raw_images[b], r['scores'], crf).argmax(0)
-                m = np.concatenate([[0], r['present'].cpu().numpy() + 1]).astype(np.uint8)[q]
-        res.append((m, cam_scores(r)) if return_scores else m)
-    return res
+    "Pseudo masks from the dynamic CAM with flip (`lam_outputs`' labels), with their scores on request."
+    res = lam_outputs(excel, head, images, labels, sizes, relation, crf, raw_images, timer, keep=return_scores)
+    return [(r['label'], cam_scores(r)) if return_scores else r['label'] for r in res]
 
 # %% ../nbs/12_infer.ipynb #421b7382
 def export_dir(out_dir:str|Path, # run folder

@@ -31,7 +31,7 @@ from .clip import clip_fingerprint
 from .core import (DataError, ExcelError, MissingFileError, RunFolder, Timer, WeightsError, atomic_write,
                            check_out_dir, check_state_dict, code_fingerprint, device_description, get_device, git_commit,
                            load_yaml, positive_int, save_json, set_threads)
-from .data import DATASET_KINDS, SegDataset, TrainDataset, denormalize, preprocess, validate_split
+from .data import DATASET_KINDS, SegDataset, TrainDataset, denormalize, normalize, preprocess, validate_split
 from .decoder import (DecoderCfg, ExcelHead, OptimCfg, build_optimizer, compute_aff_loss,
                               compute_aff_target, compute_seg_loss)
 from .lvc import AdapterCfg
@@ -39,13 +39,14 @@ from .metrics import ConfusionMatrix
 from .pseudo import PseudoCfg, make_pseudo_label
 
 # %% auto #0
-__all__ = ['TRAIN_PRESETS', 'SCHEDULE_FIELDS', 'CKPT_FORMAT', 'CKPT_KEYS', 'RESUME_SAFE', 'LOG_FIELDS', 'TRAIN_OUTPUTS',
-           'TrainCfg', 'scale_schedule', 'train_preset', 'apply_overrides', 'parse_sets', 'load_train_config',
-           'build_train_cfg', 'TrainOrder', 'make_train_loader', 'train_pseudo_labels', 'capture_svc_inputs',
-           'dynamic_tokens', 'shard_losses', 'train_step', 'build_head', 'get_rng_state', 'set_rng_state',
-           'save_checkpoint', 'load_checkpoint', 'evaluate_seg', 'names_hash', 'run_config', 'train_fingerprint',
-           'train', 'load_trained', 'dist_backend', 'init_distributed', 'cli_train_args', 'train_from_args',
-           'cli_train', 'train_main', 'bench_train', 'cli_bench_train_args', 'cli_bench_train']
+__all__ = ['PAR_INPUTS', 'TRAIN_PRESETS', 'SCHEDULE_FIELDS', 'CKPT_FORMAT', 'CKPT_KEYS', 'RESUME_SAFE', 'LOG_FIELDS',
+           'TRAIN_OUTPUTS', 'TrainCfg', 'scale_schedule', 'train_preset', 'apply_overrides', 'parse_sets',
+           'load_train_config', 'build_train_cfg', 'TrainOrder', 'make_train_loader', 'train_par_image',
+           'train_pseudo_labels', 'capture_svc_inputs', 'dynamic_tokens', 'shard_losses', 'train_step', 'train_batch',
+           'optimizer_at', 'train_iteration', 'build_head', 'get_rng_state', 'set_rng_state', 'save_checkpoint',
+           'load_checkpoint', 'evaluate_seg', 'names_hash', 'run_config', 'train_fingerprint', 'train', 'load_trained',
+           'dist_backend', 'init_distributed', 'cli_train_args', 'train_from_args', 'cli_train', 'train_main',
+           'bench_train', 'cli_bench_train_args', 'cli_bench_train']
 
 # %% ../nbs/11_train.ipynb #c191534e
 @dataclass
@@ -64,6 +65,7 @@ class TrainCfg:
     self_aff_from: int|None = 24_000     # spec 7.2: affinity target from the decoder's own prediction (VOC only)
     caa_thre: float = 0.79               # spec 5.1: CAA box threshold in training (VOC 0.79, COCO 0.88)
     pad_ignore: bool = False             # padded crop pixels -> 255 in the pseudo label (reference: no, spec 5.2)
+    par_input: str = 'uint8'             # spec 5.2/11.7: crop handed to PAR: 'uint8' (reference: de-normalised, truncated, /255) | 'unit'
     w_aff: float = 0.1                   # spec 7.2: weight of the affinity ("diversity") loss
     radius: int = 8                      # spec 7.2: affinity window radius in patches
     base_lr: float = 1e-4                # spec 7.3: base learning rate
@@ -101,6 +103,7 @@ class TrainCfg:
         if self.cat_max_ratio is not None and not 0 < self.cat_max_ratio <= 1:
             raise ExcelError(f'cat_max_ratio must be in (0, 1] or None, got {self.cat_max_ratio}')
         if not 0 < self.caa_thre < 1: raise ExcelError(f'caa_thre must be in (0, 1), got {self.caa_thre}')
+        if self.par_input not in PAR_INPUTS: raise ExcelError(f'par_input must be one of {PAR_INPUTS}, got {self.par_input!r}')
         if self.embed_dim % self.decoder_heads:
             raise ExcelError(f'embed_dim {self.embed_dim} is not divisible by decoder_heads {self.decoder_heads}')
         return self
@@ -112,6 +115,8 @@ class TrainCfg:
                         warmup_ratio=self.warmup_ratio, max_iter=self.iters, power=self.power)
 
     def to_dict(self) -> dict: return json.loads(json.dumps(asdict(self)))
+
+PAR_INPUTS = ('uint8', 'unit')
 
 TRAIN_PRESETS = {
     'voc': TrainCfg(),
@@ -296,6 +301,15 @@ def make_train_loader(dataset:SegDataset, cfg:TrainCfg, order:TrainOrder, start:
                                        num_workers=cfg.num_workers, pin_memory=pin_memory)
 
 # %% ../nbs/11_train.ipynb #33ed48c7
+def train_par_image(image:Tensor, # ... x 3 x S x S normalised crop(s)
+                    mode:str='uint8', # 'uint8' (reference: truncated to uint8 before / 255) | 'unit' (no truncation)
+                   ) -> Tensor: # same shape, float32 in [0, 1]
+    "The crop PAR sees during training (spec 5.2, 11.7): de-normalised, truncated to uint8 ('uint8'), / 255."
+    x = denormalize(image.float())
+    if mode == 'uint8': return x.to(torch.uint8) / 255.0
+    if mode == 'unit': return x / 255.0
+    raise ExcelError(f"par_input must be one of {PAR_INPUTS}, got {mode!r}")
+
 @torch.no_grad()
 def train_pseudo_labels(cams:Tensor, # B x P x C CAM (static or dynamic)
                         attn:Tensor, # L x B x N x N attention of the last blocks (static pass)
@@ -306,12 +320,13 @@ def train_pseudo_labels(cams:Tensor, # B x P x C CAM (static or dynamic)
                         seg_attn:Tensor|None=None, # B x P x P predicted affinity (LVC mode)
                         boxes:Tensor|None=None, # B x 4 (y0, y1, x0, x1) image part of each crop: outside -> 255
                         ignore_index:int=255,
+                        par_input:str='uint8', # crop handed to PAR (train_par_image): 'uint8' (reference) | 'unit'
                        ) -> Tensor: # B x S x S int64
     "Pseudo masks of a batch of training crops: CAA + background + PAR on the [0, 1] crop, argmax."
     S = tuple(images.shape[-2:])
     out = []
     for b in range(len(images)):
-        par_img = denormalize(images[b].float()) / 255.0
+        par_img = train_par_image(images[b], par_input)
         r = make_pseudo_label(cams[b].float(), attn[:, b].float(), labels[b].to(cams.device), grid, S, par_img, cfg,
                               None if seg_attn is None else seg_attn[b].float())
         y = r['label']
@@ -364,15 +379,16 @@ def shard_losses(out:Mapping[str, Tensor], # head output (logits B x K x h x w, 
                  cfg:TrainCfg,
                  self_aff:bool=False, # affinity target from the decoder's prediction (spec 7.2, VOC late phase)
                 ) -> dict[str, Tensor]:
-    "seg, aff and total = seg + w_aff * aff of one shard (spec 7.2), in fp32."
+    "seg, aff and total = seg + w_aff * aff of one shard (spec 7.2), in fp32, and the affinity target used (B x P x P)."
     logits, ap = out['logits'].float(), out['attn_pred'].float()
     h, w = logits.shape[-2:]
     seg = compute_seg_loss(logits, label)
     src = label
     if self_aff:
         src = F.interpolate(logits.detach(), size=label.shape[-2:], mode='bilinear', align_corners=False).argmax(1)
-    aff = compute_aff_loss(ap, compute_aff_target(src, h, w, cfg.radius))
-    return dict(seg=seg, aff=aff, total=seg + cfg.w_aff * aff)
+    target = compute_aff_target(src, h, w, cfg.radius)
+    aff = compute_aff_loss(ap, target)
+    return dict(seg=seg, aff=aff, total=seg + cfg.w_aff * aff, aff_target=target)
 
 
 def train_step(excel:ExCEL, # frozen CLIP + SVC + text rows
@@ -387,7 +403,7 @@ def train_step(excel:ExCEL, # frozen CLIP + SVC + text rows
                amp:torch.dtype|None=None, # autocast dtype (None: fp32)
                scaler:Any=None, # torch.amp.GradScaler for fp16
                timer:Timer|None=None,
-               keep_labels:bool=False, # also return the pseudo labels
+               keep_labels:bool=False, # also return the pseudo labels ('pseudo') and affinity targets ('aff_target')
               ) -> dict:
     "One optimizer step; returns the mean shard losses, the learning rate used and whether the dynamic CAM ran."
     model, timer = model or head, timer or Timer()
@@ -404,7 +420,7 @@ def train_step(excel:ExCEL, # frozen CLIP + SVC + text rows
     pcfg = replace(excel.cfg.pseudo, caa_thre=cfg.caa_thre)
     weight = world / cfg.shards
     opt.zero_grad(set_to_none=True)
-    logs, pseudo = [], []
+    logs, pseudo, targets = [], [], []
     for j, s in enumerate(shard_ids):
         x = images[j * b:(j + 1) * b]
         last = j == n_sh - 1
@@ -427,20 +443,53 @@ def train_step(excel:ExCEL, # frozen CLIP + SVC + text rows
                     seg_attn = ho['attn_pred'].detach()
                 else: cams = excel.cams({'tokens': out['tokens'].float()})
                 Y = train_pseudo_labels(cams, out['attn'], labels[j * b:(j + 1) * b], out['grid'], x, pcfg, seg_attn,
-                                        None if boxes is None else boxes[j * b:(j + 1) * b])
+                                        None if boxes is None else boxes[j * b:(j + 1) * b], par_input=cfg.par_input)
             with timer('backward'):
                 ls = shard_losses(ho, Y, cfg, self_aff)
                 loss = ls['total'] * weight
                 (scaler.scale(loss) if scaler is not None else loss).backward()
         logs.append(torch.stack([ls['seg'].detach(), ls['aff'].detach(), ls['total'].detach()]))
-        if keep_labels: pseudo.append(Y)
+        if keep_labels: pseudo.append(Y); targets.append(ls['aff_target'])
     with timer('step'):
         if scaler is not None: scaler.step(opt); scaler.update()
         else: opt.step()
     m = torch.stack(logs).mean(0).tolist()
     res = dict(seg=m[0], aff=m[1], total=m[2], lr=opt.param_groups[0]['lr'], dynamic=int(dynamic), self_aff=int(self_aff))
-    if keep_labels: res['pseudo'] = torch.cat(pseudo)
+    if keep_labels: res.update(pseudo=torch.cat(pseudo), aff_target=torch.cat(targets))
     return res
+
+def train_batch(crops:np.ndarray|Tensor, # B x S x S x 3 uint8 RGB crops (augmented: rescaled, flipped, cropped, padded)
+                labels:Tensor, # B x C multi-hot image labels
+                boxes:Tensor|None=None, # B x 4 image part of each crop (y0, y1, x0, x1); default: the whole crop
+               ) -> dict[str, Tensor]: # image B x 3 x S x S float32, label B x C, box B x 4
+    "A training batch from uint8 crops, normalised as `TrainDataset` normalises each crop (float64, stored float32)."
+    crops = np.asarray(crops.cpu() if isinstance(crops, Tensor) else crops)
+    if crops.ndim != 4 or crops.shape[-1] != 3 or crops.dtype != np.uint8:
+        raise DataError(f'crops must be B x S x S x 3 uint8, got {crops.dtype} of shape {crops.shape}')
+    B, S = crops.shape[0], crops.shape[1]
+    if len(labels) != B: raise DataError(f'{B} crops but {len(labels)} label rows')
+    box = torch.tensor([[0, S, 0, crops.shape[2]]] * B) if boxes is None else torch.as_tensor(boxes)
+    return {'image': torch.stack([normalize(c) for c in crops]), 'label': torch.as_tensor(labels).float(), 'box': box}
+
+def optimizer_at(head:ExcelHead, cfg:TrainCfg,
+                 it:int=0, # schedule counter: the optimizer steps already taken (a resumed run's iteration)
+                ) -> torch.optim.Optimizer:
+    "A fresh optimizer for `head` (build_optimizer) whose schedule counter stands at `it`."
+    opt = build_optimizer(head, cfg.optim_cfg())
+    opt.global_step = int(it)
+    return opt
+
+def train_iteration(excel:ExCEL, head:ExcelHead,
+                    crops:np.ndarray|Tensor, # B x S x S x 3 uint8 crops
+                    labels:Tensor, # B x C multi-hot labels
+                    it:int, # the iteration number (phase switches and schedule)
+                    cfg:TrainCfg,
+                    opt:torch.optim.Optimizer|None=None, # default: optimizer_at(head, cfg, it)
+                    boxes:Tensor|None=None,
+                   ) -> dict:
+    "Training iteration `it` on given crops: `train_step` with pseudo labels and affinity targets kept."
+    opt = optimizer_at(head, cfg, it) if opt is None else opt
+    return train_step(excel, head, opt, train_batch(crops, labels, boxes), it, cfg, keep_labels=True)
 
 # %% ../nbs/11_train.ipynb #40266d5e
 def build_head(excel:ExCEL, cfg:TrainCfg, n_classes:int|None=None, # C + 1 (default: the model's classes + background)

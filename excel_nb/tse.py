@@ -19,7 +19,7 @@ from .core import COCO_CLASSES, VOC_CLASSES, DataError, ExcelError, atomic_write
 
 # %% auto #0
 __all__ = ['TEMPLATE', 'CLASS_SYNONYMS', 'BG_WORDS_VOC', 'BG_WORDS_COCO', 'class_prompts', 'background_words', 'compute_n_drop',
-           'compute_attr_weights', 'compute_enriched_text', 'compute_text_bank', 'find_golden', 'flatten_descriptions',
+           'compute_attr_weights', 'compute_enriched_text', 'compute_text_bank', 'flatten_descriptions',
            'cluster_attributes', 'model_fingerprint', 'descriptions_hash', 'TSECfg', 'TextBank']
 
 # %% ../nbs/03b_tse.ipynb #b31fa536
@@ -87,16 +87,6 @@ def compute_text_bank(T_fg:Tensor, # C x D plain foreground embeddings
     "All text rows used by the CAM: enriched foreground rows first, then background, L2-normalised."
     fg = T_fg if A is None else compute_enriched_text(T_fg, A, keep, temperature)
     return F.normalize(torch.cat([fg, T_bg]), dim=-1)
-
-# %% ../nbs/03b_tse.ipynb #f93542ef
-def find_golden(name:str) -> Path|None:
-    "Path of a golden case in ../shared/golden (from the repo root or nbs/), or None."
-    for base in (Path.cwd(), *Path.cwd().parents):
-        p = base/'shared'/'golden'/name
-        if p.exists(): return p
-        p = base.parent/'shared'/'golden'/name
-        if p.exists(): return p
-    return None
 
 # %% ../nbs/03b_tse.ipynb #76d17a99
 def flatten_descriptions(desc:dict[str, list[str]], # class -> sentences

@@ -21,14 +21,14 @@ gc = importlib.util.module_from_spec(spec); spec.loader.exec_module(gc)
 
 
 def golden(name:str) -> Path:
-    "A public golden case: vendored under tests/golden, or in a shared/golden beside the checkout."
-    for p in [ROOT/'tests'/'golden'/name] + [b/'shared'/'golden'/name for b in ROOT.parents]:
-        if p.exists(): return p
-    raise FileNotFoundError(f'golden case {name} not found (tests/golden or ../shared/golden)')
+    "A public golden case vendored under tests/golden (a missing one fails the test)."
+    p = ROOT/'tests'/'golden'/name
+    if not p.exists(): raise FileNotFoundError(f'golden case {p} not found')
+    return p
 
 
 def test_gpu_check_dry_run(tmp_path):
-    cases = [str(golden(n)) for n in ('case_small.pt', 'case_train_small.pt')]
+    cases = [str(golden(n)) for n in ('case_small.pack', 'case_train_small.pack')]
     env = {**os.environ, 'OMP_NUM_THREADS': '1', 'MKL_NUM_THREADS': '1', 'OUT': ''}
     t0 = time.time()
     r = subprocess.run(['bash', str(ROOT/'tools'/'gpu_check.sh'), '--python', sys.executable, '--wheels', 'none',
@@ -53,11 +53,11 @@ def test_gpu_check_dry_run(tmp_path):
 
     # parity: both cases, every output within its tolerance
     cs = P['parity']['result']['cases']
-    assert sorted(cs) == ['case_small.pt', 'case_train_small.pt']
+    assert sorted(cs) == ['case_small.pack', 'case_train_small.pack']
     for c in cs.values():
         assert c['ok'] and c['failed'] == []
         assert all(o['ok'] and o['difference'] <= o['tolerance'] for o in c['outputs'].values())
-    assert len(cs['case_small.pt']['outputs']) >= 10
+    assert len(cs['case_small.pack']['outputs']) >= 10
 
     # bench train at the dry-run shapes, both precisions and phases; bench cams stages
     for amp, name in (('none', 'bench_train_fp32'), ('bf16', 'bench_train_bf16')):
@@ -95,7 +95,7 @@ def test_gpu_check_dry_run(tmp_path):
     assert met["imports: torch is the machine's own, not replaced by the install"] is True
     assert met['train s/it, bf16, dynamic phase'] is None and met['cams images/s (loading to PNG written, after start-up)'] is None
     md = (tmp_path/'out'/'gpu_check.md').read_text()
-    assert 'dry run' in md and '| check | value | target | met |' in md and 'parity case_small.pt: OK' in md
+    assert 'dry run' in md and '| check | value | target | met |' in md and 'parity case_small.pack: OK' in md
     assert (tmp_path/'out'/'gpu_check.log').exists()
 
 

@@ -614,8 +614,8 @@ def main(argv:list[str]|None=None) -> int:
     ap.add_argument('--out', default=os.environ.get('OUT'), help='folder for gpu_check.json/.md/.log (default $OUT)')
     ap.add_argument('--device', default='cuda', help="device of the GPU parts (default cuda; 'cpu' with --dry-run)")
     ap.add_argument('--dry-run', action='store_true', help='small sizes everywhere (for a CPU run of the whole check)')
-    ap.add_argument('--golden', nargs='+', default=['tests/golden/*.pt'], help='golden cases (paths or globs, '
-                    'relative to the repository; default tests/golden/*.pt)')
+    ap.add_argument('--golden', nargs='+', default=['tests/golden/*.pack'], help='golden cases (paths or globs, '
+                    'relative to the repository; default tests/golden/*.pack, the vendored public cases)')
     ap.add_argument('--budget', type=float, default=None, help='overall seconds (default 420; dry run 300)')
     ap.add_argument('--cpu-threads', type=int, default=None, help='threads of the CPU reference training (default 8)')
     ap.add_argument('--work', default=None, help='scratch folder for data and runs (default: a new temporary folder)')
