@@ -20,7 +20,7 @@ from .pseudo import PseudoCfg, compute_scores, par_refine, refine_cams_caa, scor
 from .svc import ExCELViT, SVCCfg
 
 # %% auto #0
-__all__ = ['peak_memory_mb', 'bench_cams', 'format_bench', 'cli_bench_args', 'cli_bench']
+__all__ = ['peak_memory_mb', 'bench_cams', 'format_bench', 'cli_bench']
 
 # %% ../nbs/14_bench.ipynb #1d202fd6
 def peak_memory_mb(device:torch.device) -> float:
@@ -89,32 +89,6 @@ def format_bench(r:dict) -> str:
     return '\n'.join(lines)
 
 # %% ../nbs/14_bench.ipynb #001be487
-def _size(s:str) -> tuple[int, int]:
-    "'375x500' -> (375, 500): height x width."
-    try:
-        h, w = (int(v) for v in s.lower().split('x'))
-        if h > 0 and w > 0: return h, w
-    except ValueError: pass
-    raise argparse.ArgumentTypeError(f'expected HEIGHTxWIDTH in pixels, e.g. 375x500, got {s!r}')
-
-def cli_bench_args(p:argparse.ArgumentParser) -> None:
-    p.add_argument('what', choices=['cams', 'train'], help='which path to time')
-    p.add_argument('--model', default='ViT-B-16-quickgelu', help='open_clip model, random weights (default %(default)s)')
-    p.add_argument('--case', default=None, help='cams: take weights and inputs from this golden case')
-    p.add_argument('--device', default=None, help="'cpu', 'cuda' (default: both when a GPU is present, else cpu)")
-    p.add_argument('--repeats', type=int, default=5, help='cams: timed repeats (median)')
-    p.add_argument('--threads', type=int, default=None, help='torch CPU threads')
-    p.add_argument('--image-size', type=int, default=320, help='cams: square input size (default %(default)s)')
-    p.add_argument('--label-size', type=_size, default=(375, 500), help='cams: label size HxW (default 375x500)')
-    p.add_argument('--iters', type=int, default=None, help='train: timed iterations per phase (default 2 CPU, 20 GPU)')
-    p.add_argument('--warmup', type=int, default=None, help='train: untimed iterations per phase (default 1 CPU, 3 GPU)')
-    p.add_argument('--batch', type=int, default=4, help='train: images per iteration (default %(default)s, the VOC recipe)')
-    p.add_argument('--crop', type=int, default=320, help='train: square crop (default %(default)s, the VOC recipe)')
-    p.add_argument('--phases', default='static,dynamic', help='train: comma-separated phases (static, dynamic)')
-    p.add_argument('--amp', default='none', choices=['none', 'bf16', 'fp16'], help='train: mixed-precision autocast (GPU; CPU too, slower)')
-    p.add_argument('--json', action='store_true', help='print the medians as one JSON object on the last line')
-    p.add_argument('--out', default=None, help='also write the result as JSON to this file')
-
 def cli_bench(args:argparse.Namespace) -> int:
     devices = [args.device] if args.device else (['cpu', 'cuda'] if torch.cuda.is_available() else ['cpu'])
     results = {}

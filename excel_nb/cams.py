@@ -30,9 +30,8 @@ from .tse import TSECfg, TextBank, background_words, descriptions_hash
 
 # %% auto #0
 __all__ = ['SCORE_KINDS', 'DATASET_TYPES', 'KIND_DEFAULTS', 'NO_WEIGHTS', 'ExCELCfg', 'ExCEL', 'save_scores', 'load_scores',
-           'dataset_identity', 'predict_split', 'run_cams', 'cam_scores', 'add_model_args', 'add_resource_args',
-           'default_workers', 'parse_words', 'default_folder_bg_words', 'resolve_model_args', 'build_from_args',
-           'add_data_args', 'load_data_from_args', 'cli_cams_args', 'cli_cams']
+           'dataset_identity', 'predict_split', 'run_cams', 'cam_scores', 'default_workers', 'parse_words',
+           'default_folder_bg_words', 'resolve_model_args', 'build_from_args', 'load_data_from_args', 'cli_cams']
 
 # %% ../nbs/08_cams.ipynb #2abb70e6
 @dataclass
@@ -299,41 +298,6 @@ def cam_scores(r:dict, # a make_pseudo_label result
     return {'scores': r['scores'], 'ids': ids, 'kind': 'cam'}
 
 # %% ../nbs/08_cams.ipynb #2a1259e0
-def add_model_args(p:argparse.ArgumentParser) -> None:
-    "Options shared by every command that builds an ExCEL model."
-    d = ExCELCfg()
-    g = p.add_argument_group('model')
-    g.add_argument('--model', default=None, help=f'open_clip model name (default {d.model}; excel-world-vit for the world)')
-    g.add_argument('--pretrained', default=None, help="CLIP weights: a checkpoint file, an open_clip tag ('openai'), "
-                   "'world' (excel-world-vit's shipped weights) or 'random' (random initialisation, for tests). "
-                   'Required, except for the world, whose own CLIP is the default')
-    g.add_argument('--image-size', type=positive_int, default=None, help=f'square input size (default {d.image_size}; 224 for the world)')
-    g.add_argument('--device', default=None, help='cpu, cuda, cuda:1 (default: cuda if available)')
-    g.add_argument('--descriptions', default=None, help="TSE descriptions: 'voc', 'coco', 'world' or a JSON file "
-                   '(default: the dataset kind)')
-    g.add_argument('--bg-words', default=None, help="background words: 'voc', 'coco', 'world', a text file (one per "
-                   "line) or a comma-separated list (default: the dataset kind's; for a folder dataset VOC's, less "
-                   'words that name one of its classes)')
-    g.add_argument('--tse-mode', default=d.tse.mode, choices=['tse', 'template', 'desc_mean'])
-    g.add_argument('--B', type=positive_int, default=None, help='attribute clusters (default 112 VOC, 224 COCO, 48 world)')
-    g.add_argument('--keep', type=fraction, default=d.tse.keep, help='kept fraction of clusters (default %(default)s)')
-    g.add_argument('--temperature', type=positive_float, default=d.tse.temperature)
-    g.add_argument('--n-svc', type=nonneg_int, default=d.svc.n_svc, help='SVC layers N_s (default %(default)s; 0 = vanilla)')
-    g.add_argument('--cam-mode', default=d.cam_mode, choices=['surgery', 'cosine'])
-    g.add_argument('--caa-thre', type=open_fraction, default=None, help='CAA box threshold (default 0.79 VOC, 0.88 COCO)')
-    g.add_argument('--par-iters', type=nonneg_int, default=d.pseudo.par_iters)
-    g.add_argument('--cache-dir', default=str(Path.home()/'.cache'/'excel_nb'), help='TSE bank cache')
-
-def add_resource_args(p:argparse.ArgumentParser, workers:bool=True) -> None:
-    "--threads (and --workers): the machine's resources a compute command may use."
-    g = p.add_argument_group('resources')
-    g.add_argument('--threads', type=positive_int, default=None,
-                   help='CPU threads for torch (default: OMP_NUM_THREADS, else the cores this process may use)')
-    if workers:
-        g.add_argument('--workers', type=nonneg_int, default=None,
-                       help='DataLoader processes reading images (default: the cores this process may use, at most 8; '
-                            '0 = read them in the main process)')
-
 def default_workers() -> int:
     "DataLoader workers a command uses unless told: the cores this process may use, at most 8."
     return min(default_threads(), 8)
@@ -416,30 +380,11 @@ def build_from_args(args:argparse.Namespace, dataset:SegDataset, kind:str) -> Ex
         if missing: raise ExcelError(f'the descriptions have no entry for classes {missing[:5]}')
     return ExCEL.build(dataset.classes, parse_words(args.bg_words), desc, cfg, args.device, args.cache_dir)
 
-def add_data_args(p:argparse.ArgumentParser, split_help:str) -> None:
-    "--dataset, --root, --split, --label-file: the split a command reads."
-    p.add_argument('--dataset', default='voc', choices=DATASET_KINDS)
-    p.add_argument('--root', required=True, help='dataset root (VOC2012 folder, COCO folder, your folder, a world)')
-    p.add_argument('--split', default=None, help=split_help)
-    p.add_argument('--label-file', default=None, help='image-level labels (.npy/.json/.csv) instead of masks')
-
 def load_data_from_args(args:argparse.Namespace, split:str|None) -> SegDataset:
     "The split named by --dataset/--root/--label-file (a folder dataset takes its labels file as `labels`)."
     kw = {}
     if args.label_file: kw = {'labels': args.label_file} if args.dataset == 'folder' else {'label_file': args.label_file}
     return load_dataset(args.dataset, args.root, split, **kw)
-
-def cli_cams_args(p:argparse.ArgumentParser) -> None:
-    add_data_args(p, 'split (default train for voc/coco/world, all for folder)')
-    p.add_argument('--out', required=True, help='output folder (a run folder: see run.json)')
-    p.add_argument('--batch-size', type=positive_int, default=8)
-    p.add_argument('--limit', type=positive_int, default=None, help='first N images only')
-    p.add_argument('--no-resume', action='store_true', help='recompute everything (clears the folder\'s earlier outputs)')
-    p.add_argument('--quiet', action='store_true', help='no progress bar')
-    p.add_argument('--save-scores', action='store_true', help='also write scores/<name>.npz (float16 CAM scores '
-                   'before PAR and argmax) for `excel-nb show` and post-processing')
-    add_model_args(p)
-    add_resource_args(p)
 
 def cli_cams(args:argparse.Namespace) -> int:
     set_threads(args.threads)

@@ -10,7 +10,7 @@ import importlib
 import sys
 
 # %% auto #0
-__all__ = ['COMMANDS', 'Parser', 'build_parser', 'error_message', 'main']
+__all__ = ['COMMANDS', 'build_parser', 'error_message', 'main']
 
 # %% ../nbs/99_cli.ipynb #3d49a440
 # name -> (module, one-line help); the module defines cli_<name>_args(parser) and cli_<name>(args)
@@ -32,15 +32,11 @@ COMMANDS = {
 
 def _func_name(cmd:str) -> str: return 'cli_' + cmd.replace('-', '_')
 
-class Parser(argparse.ArgumentParser):
-    "argparse with one-line errors: `excel-nb cams: error: argument --limit: ... (see excel-nb cams --help)`, exit 2."
-    def error(self, message:str):
-        self.exit(2, f'{self.prog}: error: {message} (see {self.prog} --help)\n')
-
 def build_parser(argv:list[str]|None=None, # arguments, used to import only the chosen subcommand's module
                 ) -> argparse.ArgumentParser:
-    "The `excel-nb` argument parser with every subcommand."
+    "The `excel-nb` argument parser with every subcommand (their options come from excel_nb.options: no torch)."
     from excel_nb import __version__
+    from excel_nb.options import Parser
     parser = Parser(prog='excel-nb', description='ExCEL (CVPR 2025) weakly supervised '
                                      'semantic segmentation workbook: CLIP dense knowledge to pseudo masks.')
     parser.add_argument('--version', action='version', version=f'excel_nb {__version__}')
@@ -50,7 +46,10 @@ def build_parser(argv:list[str]|None=None, # arguments, used to import only the 
     for name, (mod, help_) in COMMANDS.items():
         p = sub.add_parser(name, help=help_, description=help_)
         if name == chosen:
-            getattr(importlib.import_module(mod), _func_name(name) + '_args')(p)
+            import excel_nb.options
+            args_fn = getattr(excel_nb.options, _func_name(name) + '_args', None)
+            if args_fn is None: args_fn = getattr(importlib.import_module(mod), _func_name(name) + '_args')
+            args_fn(p)
             p.add_argument('--debug', action='store_true', default=argparse.SUPPRESS,
                            help='show the full traceback of an error')
     return parser

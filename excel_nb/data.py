@@ -36,8 +36,7 @@ __all__ = ['IMAGE_EXTS', 'MAX_PIXELS', 'COCO_PREFIXES', 'DATASET_KINDS', 'COCO_C
            'read_class_list', 'FolderDataset', 'load_dataset', 'make_voc_tree', 'make_coco_annotations',
            'coco_category_map', 'load_coco_instances', 'coco_to_voc', 'make_folder_dataset', 'normalize', 'preprocess',
            'denormalize', 'augment_train', 'TrainDataset', 'unwrap_worker_error', 'worker_errors_unwrapped',
-           'check_dataset', 'scan_split_files', 'validate_split', 'cli_datacheck_args', 'cli_datacheck',
-           'cli_coco2voc_args', 'cli_coco2voc']
+           'check_dataset', 'scan_split_files', 'validate_split', 'cli_datacheck', 'cli_coco2voc']
 
 # %% ../nbs/01_data.ipynb #3ea5f30d
 def voc_palette(n:int=256, # number of colours (ids 0..n-1)
@@ -1152,19 +1151,6 @@ def validate_split(ds:SegDataset, # the dataset a command is about to read
                 if len(bad) > 1 else '')
         raise DataError(bad[0][1] + more)
 
-def cli_datacheck_args(p:argparse.ArgumentParser) -> None:
-    "Options of `excel-nb datacheck`."
-    p.add_argument('--dataset', required=True, choices=DATASET_KINDS, help='dataset layout')
-    p.add_argument('--root', required=True, help='dataset root (VOC2012/, COCO/, or your folder)')
-    p.add_argument('--split', default=None, help='split name (default: train; all for folder)')
-    p.add_argument('--label-file', default=None, help='voc/coco: label file (.npy/.json/.csv)')
-    p.add_argument('--list-file', default=None, help='explicit split list')
-    p.add_argument('--sbd-root', default=None, help='voc: folder with the SBD train.txt/val.txt')
-    p.add_argument('--classes', default=None, help='folder: class file, or names separated by commas')
-    p.add_argument('--labels', default=None, help='folder: label file')
-    p.add_argument('--masks', default=None, help='folder: mask folder')
-    p.add_argument('--no-progress', action='store_true', help='no progress bar')
-
 def cli_datacheck(args:argparse.Namespace) -> int:
     "Scan a dataset split; print counts, class frequencies, bad files and label problems; 1 if anything is wrong."
     kw = {}
@@ -1192,18 +1178,6 @@ def cli_datacheck(args:argparse.Namespace) -> int:
     return 1 if r['bad'] or r['disagree'] or r['problems'] else 0
 
 # %% ../nbs/01_data.ipynb #1213f36c
-def cli_coco2voc_args(p:argparse.ArgumentParser) -> None:
-    "Options of `excel-nb coco2voc`."
-    p.add_argument('--ann', required=True, help='COCO instances file, e.g. annotations/instances_val2014.json')
-    p.add_argument('--images', required=True, help="the split's image folder, e.g. val2014/")
-    p.add_argument('--out', required=True, help='output COCO folder (SegmentationClass/<split>/ ...)')
-    p.add_argument('--split', default=None, help='train or val (default: from the annotation file name)')
-    p.add_argument('--image-mode', default='link', choices=['link', 'copy', 'none'],
-                   help='link the image folder into JPEGImages/<split>, copy the images, or leave them')
-    p.add_argument('--crowd', default='ignore', choices=['ignore', 'class'], help='crowd regions: 255 or their class')
-    p.add_argument('--overwrite', action='store_true', help='rewrite existing masks')
-    p.add_argument('--no-progress', action='store_true', help='no progress bar')
-
 def cli_coco2voc(args:argparse.Namespace) -> int:
     "Convert COCO instance annotations to VOC-style PNG masks."
     split = args.split

@@ -19,7 +19,7 @@ from .tse import TSECfg
 
 # %% auto #0
 __all__ = ['DEMO_ROWS', 'ROW_CHANGES', 'demo_cfg', 'run_demo', 'format_table', 'settings_table', 'overlay_figure', 'write_report',
-           'cli_demo_args', 'cli_demo']
+           'cli_demo']
 
 # %% ../nbs/15a_demo.ipynb #417c28be
 DEMO_ROWS = {  # row -> (SVC layers, TSE mode, CAM mode)
@@ -138,17 +138,6 @@ def write_report(results:dict, meta:dict, ds, out:Path) -> Path:
     return out/'report.md'
 
 # %% ../nbs/15a_demo.ipynb #226e7160
-def cli_demo_args(p:argparse.ArgumentParser) -> None:
-    p.add_argument('--out', default='demo_out', help='output folder (default %(default)s)')
-    p.add_argument('--n-val', type=positive_int, default=100, help='validation images (default %(default)s)')
-    p.add_argument('--seed', type=nonneg_int, default=0)
-    p.add_argument('--image-size', type=positive_int, default=224, help='ExCEL input side (default %(default)s)')
-    p.add_argument('--B', type=positive_int, default=48, help='TSE clusters (default %(default)s)')
-    p.add_argument('--device', default='cpu')
-    p.add_argument('--threads', type=positive_int, default=1, help='torch CPU threads (default %(default)s: the images are '
-                   'small, and one thread is as fast and immune to contention with other processes)')
-    p.add_argument('--quiet', action='store_true')
-
 def cli_demo(args:argparse.Namespace) -> int:
     set_threads(args.threads)
     check_out_dir(args.out)

@@ -34,8 +34,7 @@ __all__ = ['log', 'DEFAULT_TEMPLATE', 'N_DESCRIPTIONS', 'DESCRIPTION_SETS', 'SYS
            'load_class_names', 'class_display_name', 'build_messages', 'reask_messages', 'parse_answer_items',
            'normalise_attribute', 'answer_to_descriptions', 'LLMBackend', 'Secret', 'chat_completions_url',
            'parse_retry_after', 'OpenAIBackend', 'TransformersBackend', 'AnswerCache', 'describe_class',
-           'generate_descriptions', 'write_descriptions', 'default_cache_dir', 'cli_describe_args', 'build_backend',
-           'cli_describe']
+           'generate_descriptions', 'write_descriptions', 'default_cache_dir', 'build_backend', 'cli_describe']
 
 # %% ../nbs/03a_describe.ipynb #cbfe0250
 DEFAULT_TEMPLATE = 'a clean origami {}.'  # spec 3.1/3.3: the reference's prefix of every description
@@ -495,27 +494,6 @@ def default_cache_dir() -> Path:
     "Where answers are cached unless --cache-dir says otherwise."
     root = os.environ.get('EXCEL_NB_CACHE') or Path(os.environ.get('XDG_CACHE_HOME') or Path.home()/'.cache')/'excel_nb'
     return Path(root)/'describe'
-
-def cli_describe_args(parser:argparse.ArgumentParser) -> None:
-    "Options of `excel-nb describe`."
-    parser.add_argument('--classes', default='voc', help='voc, coco, or a text file with one class name per line (default: voc)')
-    parser.add_argument('--out', required=True, help='output JSON file {class: [sentences]}')
-    parser.add_argument('--backend', choices=['openai', 'transformers'], default='openai',
-                        help='openai: any OpenAI-compatible /v1/chat/completions endpoint; transformers: a local model')
-    parser.add_argument('--base-url', help='API base URL (default: $EXCEL_NB_LLM_BASE_URL, else https://api.openai.com/v1)')
-    parser.add_argument('--model', help='model name (openai; default $EXCEL_NB_LLM_MODEL) or local model folder (transformers)')
-    parser.add_argument('--api-key', help='API key (default: $EXCEL_NB_LLM_API_KEY, else $OPENAI_API_KEY; prefer the environment)')
-    parser.add_argument('--n', type=int, default=N_DESCRIPTIONS, help='sentences per class (default: 20)')
-    parser.add_argument('--template', default=DEFAULT_TEMPLATE, help="prefix of every sentence (default: '%(default)s')")
-    parser.add_argument('--seed', type=int, default=0, help='sampling seed sent to the model (default: 0)')
-    parser.add_argument('--temperature', type=float, default=0.7, help='sampling temperature (default: 0.7)')
-    parser.add_argument('--max-asks', type=int, default=3, help='questions per class, re-asks included (default: 3)')
-    parser.add_argument('--cache-dir', help=f'answer cache folder (default: $EXCEL_NB_CACHE/describe or ~/.cache/excel_nb/describe)')
-    parser.add_argument('--no-cache', action='store_true', help='neither read nor write the answer cache')
-    parser.add_argument('--timeout', type=float, default=60.0, help='seconds per HTTP request (default: 60)')
-    parser.add_argument('--max-retries', type=int, default=5, help='retries on 429/5xx/time-outs/connection errors (default: 5)')
-    parser.add_argument('--device', default=None, help='device for --backend transformers (default: best available)')
-    parser.add_argument('--no-progress', action='store_true', help='hide the progress bar')
 
 def build_backend(args:argparse.Namespace) -> LLMBackend:
     "The backend the `describe` options ask for."

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor, nn
 
-from .cams import (ExCEL, add_data_args, add_resource_args, cam_scores, dataset_identity, default_workers,
+from .cams import (ExCEL, cam_scores, dataset_identity, default_workers,
                            load_data_from_args, predict_split)
 from .core import (DataError, ExcelError, MissingFileError, Timer, atomic_write, check_out_dir, code_fingerprint,
                            load_json, open_fraction, positive_int, set_threads)
@@ -33,7 +33,7 @@ from .pseudo import make_pseudo_label
 __all__ = ['upsample_logits', 'seg_logits', 'make_segmenter', 'MSCfg', 'ms_logits', 'logits_to_label', 'CRFCfg', 'crf_refine',
            'segment_images', 'predict_masks', 'compute_flip_max', 'dynamic_cams_flip', 'lam_outputs',
            'lam_pseudo_labels', 'export_dir', 'save_index_png', 'save_prediction', 'head_fingerprint', 'run_infer',
-           'load_trained_model', 'check_classes', 'cli_infer_args', 'cli_infer']
+           'load_trained_model', 'check_classes', 'cli_infer']
 
 # %% ../nbs/12_infer.ipynb #5dbdb843
 def upsample_logits(logits:Tensor, # B x K x h x w
@@ -411,30 +411,6 @@ def check_classes(trained:Sequence[str], # the classes a checkpoint was trained 
     raise ExcelError(f'{checkpoint}: trained on {len(trained)} classes ({", ".join(trained[:4])}, ...), the dataset '
                      f'{dataset.root} has {len(have)} ({", ".join(have[:4])}{", ..." if len(have) > 4 else ""}): a checkpoint '
                      'only applies to the class list it was trained on')
-
-def cli_infer_args(p:argparse.ArgumentParser) -> None:
-    p.add_argument('--checkpoint', required=True, help='training checkpoint (excel-nb train)')
-    add_data_args(p, 'split (default: val for seg, train for lam; all for folder)')
-    p.add_argument('--mode', default='seg', choices=['seg', 'lam'],
-                   help='seg: segmentation masks; lam: pseudo masks from the dynamic CAM with flip')
-    p.add_argument('--ms', default=None, choices=['voc', 'coco', 'clean', 'none'],
-                   help='multi-scale protocol (default: the dataset\'s reference preset; none = single scale)')
-    p.add_argument('--scales', default=None, help='comma-separated scales overriding the preset, e.g. 0.75,1,1.25')
-    p.add_argument('--crf', action='store_true', help='DenseCRF post-processing (needs pydensecrf2)')
-    p.add_argument('--relation', default='pair', choices=['pair', 'image', 'none'], help='lam: relation R variant')
-    p.add_argument('--export', default='auto', choices=['auto', 'voc', 'coco'], help='seg: PNG format and folder')
-    p.add_argument('--out', required=True, help='output folder (a run folder: see run.json)')
-    p.add_argument('--device', default=None, help='cpu, cuda, cuda:1 (default: cuda if available)')
-    p.add_argument('--pretrained', default=None, help='CLIP weights file, if not where the checkpoint recorded it')
-    p.add_argument('--caa-thre', type=open_fraction, default=None,
-                   help='lam: CAA box threshold (default: the checkpoint\'s; the reference infer_lam uses 0.79)')
-    p.add_argument('--batch-size', type=positive_int, default=4)
-    p.add_argument('--limit', type=positive_int, default=None, help='first N images only')
-    p.add_argument('--no-resume', action='store_true', help='recompute everything (clears the folder\'s earlier outputs)')
-    p.add_argument('--quiet', action='store_true', help='no progress bar')
-    p.add_argument('--save-scores', action='store_true', help='also write scores/<name>.npz (float16): the averaged '
-                   'logits (seg) or the CAM scores before PAR (lam), for `excel-nb show` and post-processing')
-    add_resource_args(p)
 
 def _parse_scales(spec:str) -> tuple[float, ...]:
     try: scales = tuple(float(s) for s in spec.split(',') if s.strip())

@@ -31,8 +31,7 @@ from .tse import compute_text_bank
 
 # %% auto #0
 __all__ = ['compute_case_outputs', 'compare_outputs', 'format_report', 'pipeline_model', 'pipeline_train_cfg',
-           'compute_pipeline_outputs', 'compare_pipeline', 'to_device', 'exact_fp32', 'run_parity', 'cli_parity_args',
-           'cli_parity']
+           'compute_pipeline_outputs', 'compare_pipeline', 'to_device', 'exact_fp32', 'run_parity', 'cli_parity']
 
 # %% ../nbs/13_parity.ipynb #10a2843e
 @torch.no_grad()
@@ -264,15 +263,6 @@ def run_parity(path:str|Path, # golden case file (.pt or .pack)
     return res
 
 # %% ../nbs/13_parity.ipynb #17a55586
-def cli_parity_args(p:argparse.ArgumentParser) -> None:
-    p.add_argument('case', nargs='*', help='golden case file(s): the reference\'s .pt (excel-golden/1, excel-golden-train/1, '
-                   'excel-golden-pipeline/1) or a pack (.pack)')
-    p.add_argument('--all', action='store_true', help='every golden case in tests/golden of this clone')
-    p.add_argument('--out', default=None, help='save the computed outputs (same names as the case) to this file')
-    p.add_argument('--device', default='cpu', help="where to compute: cpu (default), cuda (fp32, TF32 off), cuda:1")
-    p.add_argument('--pack', default=None, metavar='OUT.pack',
-                   help='write a lossless pack of CASE (checked bit for bit against it) instead of running it')
-
 def cli_parity(args:argparse.Namespace) -> int:
     cases = [Path(c) for c in args.case] + (golden_cases() if args.all else [])
     if not cases: raise ExcelError('give a golden case file, or --all for the cases in tests/golden')

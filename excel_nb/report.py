@@ -36,7 +36,7 @@ __all__ = ['PSEUDO', 'CAM', 'SEG_SS', 'SEG_MS', 'SEG_CRF', 'TABLES', 'DATA_KINDS
            'reports_root', 'cache_root', 'check', 'RunCfg', 'builtin_root', 'ExperimentRun', 'run_fingerprint',
            'start_run', 'merge_params', 'parse_overrides', 'expand_grid', 'GridPoint', 'resolve_layers', 'grid_points',
            'collect_records', 'summarise_records', 'render_markdown', 'axis_top', 'series_label', 'plot_table',
-           'write_table', 'find_template', 'template_parameters', 'run_table', 'cli_report_args', 'cli_report']
+           'write_table', 'find_template', 'template_parameters', 'run_table', 'cli_report']
 
 # %% ../nbs/16_report.ipynb #b4b83e6d
 @dataclass(frozen=True)
@@ -821,22 +821,6 @@ def run_table(table:str, # a name of TABLES
     return res
 
 # %% ../nbs/16_report.ipynb #20b9cd61
-def cli_report_args(p:argparse.ArgumentParser) -> None:
-    p.add_argument('table', choices=list(TABLES), help='the table to regenerate')
-    p.add_argument('--params', nargs='*', default=['builtin'], metavar='NAME',
-                   help='parameter layers after base.yaml: names in reports/params/<table>/ (builtin, voc, coco), '
-                        'YAML paths, or a folder of one-file-per-point YAMLs (default: builtin)')
-    p.add_argument('-p', '--set', dest='overrides', action='append', default=[], metavar='KEY=VALUE',
-                   help='override a parameter for every run (YAML-typed; repeatable), e.g. -p root=/data/VOC2012')
-    p.add_argument('--force', action='store_true', help='re-run grid points that already have a metrics.json')
-    p.add_argument('--allow-smoke', action='store_true', help='allow smoke runs (the table says so in its header)')
-    p.add_argument('--build-only', action='store_true', help='run nothing; build the table from finished runs')
-    p.add_argument('--reports', default=None, help='reports folder (default: <repo>/reports)')
-    p.add_argument('--template', default=None, help='template notebook (default: nbs/<table>.ipynb)')
-    p.add_argument('--kernel', default='python3', help='Jupyter kernel for the runs (default %(default)s)')
-    p.add_argument('--threads', type=positive_int, default=None,
-                   help="torch CPU threads of each run (the runs' `threads` parameter; default: theirs, 1 on a CPU)")
-
 def cli_report(args:argparse.Namespace) -> int:
     over = parse_overrides(args.overrides)
     if args.threads is not None: over['threads'] = args.threads

@@ -24,9 +24,9 @@ from .data import DATASET_KINDS, SegDataset, load_dataset, load_mask, voc_palett
 # %% auto #0
 __all__ = ['ERROR_COLOURS', 'FIGURE_TAG', 'colour_mask', 'heatmap', 'blend', 'error_map', 'image_iou', 'run_data_spec',
            'open_dataset', 'RunView', 'load_run', 'per_image_iou', 'select_images', 'Panel', 'draw_sheet',
-           'write_figure', 'score_maps', 'image_panels', 'show_runs', 'show_run', 'cli_show_args', 'cli_show',
-           'world_examples', 'world_excel', 'present_ids', 'cam_map', 'world_trained_head', 'quantize_png',
-           'figure_png', 'display_png', 'show_panels', 'figure_tag']
+           'write_figure', 'score_maps', 'image_panels', 'show_runs', 'show_run', 'cli_show', 'world_examples',
+           'world_excel', 'present_ids', 'cam_map', 'world_trained_head', 'quantize_png', 'figure_png', 'display_png',
+           'show_panels', 'figure_tag']
 
 # %% ../nbs/12a_show.ipynb #c9005f12
 ERROR_COLOURS = {  # error map colours (RGB); correct pixels show the image in grey
@@ -456,30 +456,6 @@ def show_run(run_dir:str|Path, # a cams / infer run folder
 
 # %% ../nbs/12a_show.ipynb #27292def
 def _names(s:str|None) -> list[str]|None: return [x.strip() for x in s.split(',') if x.strip()] if s else None
-
-def cli_show_args(p:argparse.ArgumentParser) -> None:
-    p.add_argument('run', metavar='RUN_DIR', help='folder written by excel-nb cams or excel-nb infer')
-    p.add_argument('--compare', default=None, metavar='OTHER_RUN', help='another run of the same split, side by side; '
-                   'images sorted by the per-image IoU difference (OTHER - RUN)')
-    g = p.add_mutually_exclusive_group()
-    g.add_argument('--worst', type=int, default=None, metavar='K', help='the K images with the lowest per-image IoU '
-                   '(with --compare: where OTHER loses most)')
-    g.add_argument('--best', type=int, default=None, metavar='K', help='the K images with the highest per-image IoU '
-                   '(with --compare: where OTHER gains most)')
-    p.add_argument('--names', default=None, help='only these images (comma-separated names)')
-    p.add_argument('--classes', default=None, help='only images whose label has one of these classes (comma-separated)')
-    p.add_argument('--limit', type=int, default=None, help='at most N images (default: one page; 0 = all)')
-    p.add_argument('--per-page', type=int, default=6, help='images per PNG page (default %(default)s)')
-    p.add_argument('--max-cams', type=int, default=3, help='CAM columns per run (default %(default)s)')
-    p.add_argument('--no-errors', action='store_true', help='leave out the error maps')
-    p.add_argument('--panel', type=float, default=2.3, help='panel size in inches (default %(default)s)')
-    p.add_argument('--dpi', type=int, default=100, help='PNG resolution (default %(default)s)')
-    p.add_argument('--out', default=None, help='output folder (default RUN_DIR/show)')
-    g = p.add_argument_group('dataset (default: what the run recorded)')
-    g.add_argument('--dataset', default=None, choices=DATASET_KINDS)
-    g.add_argument('--root', default=None, help='dataset root, if the run recorded none or it has moved')
-    g.add_argument('--split', default=None)
-    g.add_argument('--label-file', default=None)
 
 def cli_show(args:argparse.Namespace) -> int:
     if args.per_page < 1: raise ExcelError(f'--per-page must be at least 1, got {args.per_page}')

@@ -26,7 +26,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .cams import ExCEL, ExCELCfg, add_data_args, add_resource_args, default_workers, load_data_from_args
+from .cams import ExCEL, ExCELCfg, default_workers, load_data_from_args
+from .options import (SCHEDULE_FIELDS, TRAIN_PRESETS, TrainCfg, apply_overrides, build_train_cfg, cli_train_args,
+                              load_train_config, parse_sets, scale_schedule, train_preset)
 from .clip import clip_fingerprint
 from .core import (DataError, ExcelError, MissingFileError, RunFolder, Timer, WeightsError, atomic_write,
                            check_out_dir, check_state_dict, code_fingerprint, device_description, get_device, git_commit,
@@ -39,193 +41,12 @@ from .metrics import ConfusionMatrix
 from .pseudo import PseudoCfg, make_pseudo_label
 
 # %% auto #0
-__all__ = ['PAR_INPUTS', 'TRAIN_PRESETS', 'SCHEDULE_FIELDS', 'CKPT_FORMAT', 'CKPT_KEYS', 'RESUME_SAFE', 'LOG_FIELDS',
-           'TRAIN_OUTPUTS', 'TrainCfg', 'scale_schedule', 'train_preset', 'apply_overrides', 'parse_sets',
-           'load_train_config', 'build_train_cfg', 'TrainOrder', 'make_train_loader', 'train_par_image',
-           'train_pseudo_labels', 'capture_svc_inputs', 'dynamic_tokens', 'shard_losses', 'train_step', 'train_batch',
-           'optimizer_at', 'train_iteration', 'build_head', 'get_rng_state', 'set_rng_state', 'save_checkpoint',
-           'load_checkpoint', 'evaluate_seg', 'names_hash', 'run_config', 'train_fingerprint', 'train', 'load_trained',
-           'dist_backend', 'init_distributed', 'cli_train_args', 'train_from_args', 'cli_train', 'train_main',
-           'bench_train', 'cli_bench_train_args', 'cli_bench_train']
-
-# %% ../nbs/11_train.ipynb #c191534e
-@dataclass
-class TrainCfg:
-    "Single-stage ExCEL training (spec 6-7); defaults are the VOC recipe."
-    preset: str = 'voc'                  # recipe the defaults came from: 'voc' | 'coco'
-    split: str = 'train_aug'             # spec 7.3: training split (VOC train_aug 10 582, COCO train 82 081)
-    val_split: str|None = 'val'          # spec 7.3: in-training validation split (VOC val, COCO val_part); None: none
-    iters: int = 30_000                  # spec 7.3: iterations (VOC 30 000, COCO 100 000)
-    batch_size: int = 4                  # spec 7.3: global batch, all processes together (paper 4)
-    crop_size: int = 320                 # spec 2/7.3: square training crop
-    scale_range: tuple[float, float] = (0.5, 2.0)  # spec 2: random rescale ratio
-    flip_p: float = 0.5                  # spec 2: horizontal flip probability
-    cat_max_ratio: float|None = 0.75     # spec 2: crop re-draw rule, largest class < 75 % (VOC only; COCO None)
-    dynamic_from: int = 14_000           # spec 6.3: first iteration with the dynamic CAM + LVC-mode CAA (COCO 30 000)
-    self_aff_from: int|None = 24_000     # spec 7.2: affinity target from the decoder's own prediction (VOC only)
-    caa_thre: float = 0.79               # spec 5.1: CAA box threshold in training (VOC 0.79, COCO 0.88)
-    pad_ignore: bool = False             # padded crop pixels -> 255 in the pseudo label (reference: no, spec 5.2)
-    par_input: str = 'uint8'             # spec 5.2/11.7: crop handed to PAR: 'uint8' (reference: de-normalised, truncated, /255) | 'unit'
-    w_aff: float = 0.1                   # spec 7.2: weight of the affinity ("diversity") loss
-    radius: int = 8                      # spec 7.2: affinity window radius in patches
-    base_lr: float = 1e-4                # spec 7.3: base learning rate
-    head_lr_mult: float = 10.0           # spec 7.3: adapter + decoder run at 10 x base_lr
-    weight_decay: float = 0.01           # spec 7.3: AdamW weight decay
-    betas: tuple[float, float] = (0.9, 0.999)  # spec 7.3: AdamW betas
-    eps: float = 1e-8                    # spec 7.3: AdamW eps
-    warmup_iters: int = 50               # spec 7.3: linear warmup (VOC 50, COCO 200)
-    warmup_ratio: float = 1e-6           # spec 7.3: warmup starts at this fraction of the rate
-    power: float = 1.0                   # spec 7.3: poly decay power
-    embed_dim: int = 256                 # spec 6.1/7.1: adapter output and decoder width E
-    decoder_layers: int = 3              # spec 7.1: decoder transformer blocks
-    decoder_heads: int = 8               # spec 7.1: decoder attention heads
-    dropout: float = 0.1                 # spec 6.1: Dropout2d after the adapter's fuse conv
-    eval_every: int = 2_000              # spec 7.3: validation interval (VOC 2 000, COCO 10 000); 0: at the end only
-    val_limit: int|None = None           # validate on the first N images of val_split only
-    val_batch_size: int = 8              # images per validation batch (per process)
-    save_every: int = 2_000              # checkpoint interval (last.pt), and always at the end
-    seed: int = 0                        # spec 7.3: seed of the head init, data order, augmentation and dropout
-    shards: int = 1                      # sub-batches the global batch is split into (>= and a multiple of processes)
-    fast_dynamic: bool = True            # dynamic pass reuses the static pass's states (same result, ~3x cheaper)
-    num_workers: int = 4                 # DataLoader workers per process
-
-    def check(self) -> TrainCfg:
-        "Validate the values; returns self."
-        if self.preset not in TRAIN_PRESETS: raise ExcelError(f"unknown preset {self.preset!r}; use one of {sorted(TRAIN_PRESETS)}")
-        for k in ('iters', 'batch_size', 'crop_size', 'shards', 'val_batch_size'):
-            if getattr(self, k) < 1: raise ExcelError(f'{k} must be at least 1, got {getattr(self, k)}')
-        for k in ('eval_every', 'save_every', 'num_workers', 'warmup_iters', 'radius', 'dynamic_from'):
-            if getattr(self, k) < 0: raise ExcelError(f'{k} must not be negative, got {getattr(self, k)}')
-        if self.batch_size % self.shards:
-            raise ExcelError(f'batch_size {self.batch_size} is not divisible into {self.shards} shards')
-        lo, hi = self.scale_range
-        if not 0 < lo <= hi: raise ExcelError(f'scale_range must be (low, high) with 0 < low <= high, got {self.scale_range}')
-        if self.cat_max_ratio is not None and not 0 < self.cat_max_ratio <= 1:
-            raise ExcelError(f'cat_max_ratio must be in (0, 1] or None, got {self.cat_max_ratio}')
-        if not 0 < self.caa_thre < 1: raise ExcelError(f'caa_thre must be in (0, 1), got {self.caa_thre}')
-        if self.par_input not in PAR_INPUTS: raise ExcelError(f'par_input must be one of {PAR_INPUTS}, got {self.par_input!r}')
-        if self.embed_dim % self.decoder_heads:
-            raise ExcelError(f'embed_dim {self.embed_dim} is not divisible by decoder_heads {self.decoder_heads}')
-        return self
-
-    def optim_cfg(self) -> OptimCfg:
-        "The optimizer and schedule settings of this recipe."
-        return OptimCfg(base_lr=self.base_lr, head_lr_mult=self.head_lr_mult, weight_decay=self.weight_decay,
-                        betas=tuple(self.betas), eps=self.eps, warmup_iter=self.warmup_iters,
-                        warmup_ratio=self.warmup_ratio, max_iter=self.iters, power=self.power)
-
-    def to_dict(self) -> dict: return json.loads(json.dumps(asdict(self)))
-
-PAR_INPUTS = ('uint8', 'unit')
-
-TRAIN_PRESETS = {
-    'voc': TrainCfg(),
-    'coco': TrainCfg(preset='coco', split='train', val_split='val_part', iters=100_000, warmup_iters=200,
-                     cat_max_ratio=None, dynamic_from=30_000, self_aff_from=None, caa_thre=0.88,
-                     eval_every=10_000, save_every=10_000),
-    # not the paper's: the VOC recipe shortened to 1000 iterations (switch-on points at the same fractions) for the
-    # built-in world (15_world: 160 px images, a tiny CLIP at 224 px input); minutes on a CPU
-    'world': TrainCfg(preset='world', split='train', val_split='val', iters=1000, crop_size=224, dynamic_from=467,
-                      self_aff_from=800, eval_every=250, save_every=250),
-}
-
-SCHEDULE_FIELDS = ('dynamic_from', 'self_aff_from', 'warmup_iters', 'eval_every', 'save_every')  # iteration counts
-
-def scale_schedule(cfg:TrainCfg, # a recipe (e.g. a preset)
-                   iters:int, # the new number of iterations
-                  ) -> TrainCfg:
-    "The recipe shortened (or lengthened) to `iters`: every switch-on point and interval at the same fraction of the run."
-    if iters < 1: raise ExcelError(f'iters must be at least 1, got {iters}')
-    f = iters / cfg.iters
-    def sc(v:int|None, least:int) -> int|None:
-        if v is None or v == 0: return v      # off stays off (0 = at the end only / no warm-up)
-        return max(least, round(v * f))
-    return replace(cfg, iters=iters, dynamic_from=sc(cfg.dynamic_from, 0), self_aff_from=sc(cfg.self_aff_from, 0),
-                   warmup_iters=sc(cfg.warmup_iters, 1), eval_every=sc(cfg.eval_every, 1), save_every=sc(cfg.save_every, 1))
-
-def train_preset(name:str) -> TrainCfg:
-    "A copy of a preset recipe ('voc', 'coco' or 'world')."
-    if name not in TRAIN_PRESETS: raise ExcelError(f"unknown preset {name!r}; use one of {sorted(TRAIN_PRESETS)}")
-    return replace(TRAIN_PRESETS[name])
-
-# %% ../nbs/11_train.ipynb #0bc2e225
-def _parse_value(s:str) -> Any:
-    import yaml
-    try: return yaml.safe_load(s)
-    except yaml.YAMLError: return s
-
-def _coerce(name:str, value:Any, typ:str) -> Any:
-    "Check/convert one override against the field's annotation string."
-    opts = [t.strip() for t in typ.replace(' ', '').split('|')]
-    if value is None:
-        if 'None' in opts: return None
-        raise ExcelError(f'{name} cannot be null')
-    base = [t for t in opts if t != 'None'][0]
-    bad = ExcelError(f'{name} must be {typ.replace("|", " or ")}, got {value!r}')
-    if base == 'bool':
-        if isinstance(value, bool): return value
-        if isinstance(value, str) and value.lower() in ('true', 'false', 'yes', 'no', '1', '0'):
-            return value.lower() in ('true', 'yes', '1')
-        raise bad
-    if base == 'int':
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value): raise bad
-        return int(value)
-    if base == 'float':
-        if isinstance(value, bool) or not isinstance(value, (int, float)): raise bad
-        return float(value)
-    if base == 'str':
-        if not isinstance(value, str): raise bad
-        return None if ('None' in opts and value.lower() in ('none', 'null')) else value
-    if base.startswith('tuple'):
-        if not isinstance(value, (list, tuple)) or len(value) != 2 or not all(isinstance(v, (int, float)) for v in value): raise bad
-        return tuple(float(v) for v in value)
-    raise ExcelError(f'cannot override {name} of type {typ}')
-
-def apply_overrides(cfg:TrainCfg, overrides:Mapping[str, Any], # field -> value (strings are parsed as YAML)
-                    where:str='override') -> TrainCfg:
-    "A copy of `cfg` with fields replaced, type-checked."
-    types = _field_types()
-    new = {}
-    for k, v in overrides.items():
-        if k not in types: raise ExcelError(f'{where}: unknown training setting {k!r}; known: {", ".join(types)}')
-        new[k] = _coerce(k, _parse_value(v) if isinstance(v, str) and not types[k].startswith('str') else v, types[k])
-    return replace(cfg, **new)
-
-def _field_types() -> dict[str, str]:
-    "TrainCfg field -> annotation as a string without spaces ('int', 'float|None', 'tuple[float,float]')."
-    def name(t): return t if isinstance(t, str) else t.__name__ if isinstance(t, type) else str(t)
-    return {f.name: name(f.type).replace(' ', '') for f in fields(TrainCfg)}
-
-def parse_sets(items:Sequence[str]) -> dict[str, str]:
-    "`['a=1', 'b=x']` -> {'a': '1', 'b': 'x'}."
-    out = {}
-    for s in items:
-        if '=' not in s: raise ExcelError(f"--set expects KEY=VALUE, got {s!r}")
-        k, v = s.split('=', 1)
-        out[k.strip().replace('-', '_')] = v.strip()
-    return out
-
-def load_train_config(path:str|Path) -> dict:
-    "Training settings from a YAML or JSON file (a flat mapping of TrainCfg fields)."
-    return load_yaml(path, 'config file')
-
-def build_train_cfg(preset:str|None=None, # 'voc' | 'coco'; default: the config file's `preset`, else `default_preset`
-                    config:str|Path|Mapping|None=None, # YAML/JSON file or a mapping of fields
-                    flags:Mapping[str, Any]|None=None, # explicit command-line values (None entries ignored)
-                    sets:Sequence[str]=(), # ['key=value', ...]
-                    default_preset:str='voc',
-                    iters:int|None=None, # `--iters`: scale the recipe's schedule to this length (scale_schedule)
-                   ) -> TrainCfg:
-    "Preset, then config file, then `--iters` (scaled schedule), then explicit flags, then `--set` overrides; validated."
-    where = str(config) if config is not None and not isinstance(config, Mapping) else 'config'
-    file_vals = dict(config) if isinstance(config, Mapping) else (load_train_config(config) if config else {})
-    name = preset or file_vals.get('preset') or default_preset
-    cfg = train_preset(name)
-    cfg = apply_overrides(cfg, {k: v for k, v in file_vals.items() if k != 'preset'}, where)
-    if iters is not None: cfg = scale_schedule(cfg, iters)
-    cfg = apply_overrides(cfg, {k: v for k, v in (flags or {}).items() if v is not None}, 'flag')
-    cfg = apply_overrides(cfg, parse_sets(sets), '--set')
-    return replace(cfg, preset=name).check()
+__all__ = ['CKPT_FORMAT', 'CKPT_KEYS', 'RESUME_SAFE', 'LOG_FIELDS', 'TRAIN_OUTPUTS', 'TrainOrder', 'make_train_loader',
+           'train_par_image', 'train_pseudo_labels', 'capture_svc_inputs', 'dynamic_tokens', 'shard_losses',
+           'train_step', 'train_batch', 'optimizer_at', 'train_iteration', 'build_head', 'get_rng_state',
+           'set_rng_state', 'save_checkpoint', 'load_checkpoint', 'evaluate_seg', 'names_hash', 'run_config',
+           'train_fingerprint', 'train', 'load_trained', 'dist_backend', 'init_distributed', 'train_from_args',
+           'cli_train', 'train_main', 'bench_train', 'cli_bench_train']
 
 # %% ../nbs/11_train.ipynb #989df6f0
 @dataclass
@@ -881,38 +702,6 @@ def init_distributed(device:str|None=None) -> tuple[int, int, torch.device]:
         return dist.get_rank(), dist.get_world_size(), dev
     return dist.get_rank(), dist.get_world_size(), torch.device('cpu')
 
-_OWN_FLAGS = ('preset', 'caa_thre', 'iters', 'num_workers')   # --preset, the model's --caa-thre, --iters, --workers
-
-def cli_train_args(p:argparse.ArgumentParser) -> None:
-    from excel_nb.cams import add_model_args
-    p.add_argument('--preset', default=None, choices=sorted(TRAIN_PRESETS),
-                   help='recipe (default: the config file\'s preset, else the dataset kind)')
-    p.add_argument('--config', default=None, help='YAML/JSON file of training settings (TrainCfg fields)')
-    p.add_argument('--iters', type=positive_int, default=None,
-                   help="train for N iterations with the recipe's schedule scaled to N (switch-on points, warm-up and "
-                        'intervals at the same fractions); `--set iters=N` changes the number alone')
-    p.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
-                   help='override a training setting, raw; repeatable; the value is read as YAML (e.g. --set w_aff=0.2)')
-    g = p.add_argument_group('data')
-    g.add_argument('--dataset', default='voc', choices=DATASET_KINDS)
-    g.add_argument('--root', required=True, help='dataset root (VOC2012 folder, COCO folder, your folder, a world)')
-    g.add_argument('--label-file', default=None, help='image-level labels (.npy/.json/.csv) instead of masks')
-    g = p.add_argument_group('run')
-    g.add_argument('--out', required=True, help='run folder (logs, checkpoints, validation; see run.json)')
-    g.add_argument('--resume', nargs='?', const='last', default=None,
-                   help='continue the run in --out (or from the given checkpoint)')
-    g.add_argument('--amp', default='none', choices=['bf16', 'fp16', 'none'], help='mixed-precision autocast (for GPUs; honoured on CPU too, where it is slower)')
-    g.add_argument('--quiet', action='store_true', help='no progress bar')
-    g.add_argument('--tensorboard', action='store_true', help='also write TensorBoard scalars (if installed)')
-    add_model_args(p)
-    add_resource_args(p)
-    t = p.add_argument_group('training settings (default: the preset)')
-    for f in fields(TrainCfg):
-        flag = '--' + f.name.replace('_', '-')
-        if f.name in _OWN_FLAGS or flag in p._option_string_actions: continue
-        t.add_argument(flag, dest=f'tc_{f.name}', default=None, metavar='VALUE',
-                       help=f'({_field_types()[f.name]}) VOC default {getattr(TrainCfg(), f.name)!r}')
-
 def _train_meta(args:argparse.Namespace, ds:SegDataset) -> dict:
     "Config entries of a command-line run; `args` holds the kind's defaults already (`build_from_args`)."
     from excel_nb.cams import parse_words
@@ -1027,17 +816,6 @@ def bench_train(model:str='ViT-B-16-quickgelu', # open_clip architecture (random
     if dev.type == 'cuda': res['peak_memory_mb'] = round(torch.cuda.max_memory_allocated(dev) / 2 ** 20, 1)
     else: res['peak_rss_mb'] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     return res
-
-def cli_bench_train_args(p:argparse.ArgumentParser) -> None:
-    p.add_argument('--model', default='ViT-B-16-quickgelu', help='open_clip architecture (random weights)')
-    p.add_argument('--batch', type=int, default=4)
-    p.add_argument('--crop', type=int, default=320)
-    p.add_argument('--iters', type=int, default=None, help='timed iterations per phase (default 2 CPU, 20 GPU)')
-    p.add_argument('--warmup', type=int, default=None, help='untimed iterations per phase (default 1 CPU, 3 GPU)')
-    p.add_argument('--device', default=None)
-    p.add_argument('--amp', default='none', choices=['bf16', 'fp16', 'none'])
-    p.add_argument('--phases', default='static,dynamic', help='comma-separated: static, dynamic')
-    p.add_argument('--out', default=None, help='write the result as JSON here')
 
 def cli_bench_train(args:argparse.Namespace) -> int:
     r = bench_train(args.model, args.batch, args.crop, args.iters, args.device, args.amp, args.warmup,

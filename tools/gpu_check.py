@@ -175,7 +175,8 @@ def ddp_worker(params_file:str) -> int:
     p = json.loads(Path(params_file).read_text())
     import torch
     import torch.distributed as dist
-    from excel_nb.train import cli_train_args, init_distributed, load_checkpoint, train_from_args
+    from excel_nb.options import cli_train_args
+    from excel_nb.train import init_distributed, load_checkpoint, train_from_args
     rank, world, dev = init_distributed(p['device'])
     ap = argparse.ArgumentParser(); cli_train_args(ap)
     args = ap.parse_args(p['train_args'])          # the options of `excel-nb train`, parsed by its own parser
