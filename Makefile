@@ -13,11 +13,16 @@ export PYTHONHASHSEED ?= 0
 setup: $(STAMP)
 
 $(STAMP): requirements.txt constraints.txt setup.py settings.ini
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q -r requirements.txt -c constraints.txt 2>&1 | grep -v "^WARNING: Location" || true
-	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e . 2>&1 | grep -v "^WARNING: Location" || true
-	$(BIN)/python -c "import torch, open_clip, nbdev, excel_nb, pydensecrf, sklearn, papermill"
-	touch $(STAMP)
+	@echo "== setting up $(VENV) (first use, or the install recipe changed): a few minutes"
+	@test -x $(BIN)/python || { echo "   creating the virtual environment with $(PYTHON)"; $(PYTHON) -m venv $(VENV); }
+	@echo "   installing requirements.txt under constraints.txt (torch 2.14.1, open_clip 3.3, nbdev 2, pydensecrf2 builds ~30 s, ...)"
+	@$(BIN)/python -m pip install --progress-bar off -r requirements.txt -c constraints.txt 2>&1 \
+	  | grep -E "^(Collecting|Building wheel|Successfully installed|ERROR)" | sed -e 's/^/   /' || true
+	@echo "   installing excel_nb itself (editable)"
+	@$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e . 2>&1 | grep -v "^WARNING: Location" || true
+	@$(BIN)/python -c "import torch, open_clip, nbdev, excel_nb, pydensecrf, sklearn, papermill" \
+	  && echo "== $(VENV) ready: torch, open_clip, nbdev, excel_nb, pydensecrf, sklearn, papermill import"
+	@touch $(STAMP)
 
 # notebooks stripped and library in sync: nbdev_clean and nbdev_export must change nothing
 sync-check: $(STAMP)
