@@ -11,7 +11,7 @@ from pathlib import Path
 from .core import fraction, nonneg_int, open_fraction, positive_float, positive_int
 
 # %% auto #0
-__all__ = ['DATASET_KINDS', 'Parser', 'add_resource_args', 'add_data_args', 'add_model_args', 'cli_datacheck_args', 'cli_coco2voc_args', 'cli_describe_args', 'cli_cams_args', 'PAR_INPUTS', 'TRAIN_PRESETS', 'SCHEDULE_FIELDS', 'TrainCfg', 'scale_schedule', 'train_preset', 'apply_overrides', 'parse_sets', 'load_train_config', 'build_train_cfg', 'cli_train_args', 'cli_bench_train_args', 'cli_infer_args', 'cli_show_args', 'cli_parity_args', 'cli_bench_args', 'cli_demo_args', 'REPORT_TABLES', 'cli_report_args']
+__all__ = ['DATASET_KINDS', 'Parser', 'add_resource_args', 'add_data_args', 'add_run_args', 'add_model_args', 'cli_datacheck_args', 'cli_coco2voc_args', 'cli_describe_args', 'cli_cams_args', 'PAR_INPUTS', 'TRAIN_PRESETS', 'SCHEDULE_FIELDS', 'TrainCfg', 'scale_schedule', 'train_preset', 'apply_overrides', 'parse_sets', 'load_train_config', 'build_train_cfg', 'cli_train_args', 'cli_bench_train_args', 'cli_infer_args', 'cli_show_args', 'cli_parity_args', 'cli_bench_args', 'cli_demo_args', 'REPORT_TABLES', 'cli_report_args']
 
 # %% ../nbs/00b_options.ipynb #c1836306
 class Parser(argparse.ArgumentParser):
@@ -38,6 +38,19 @@ def add_data_args(p:argparse.ArgumentParser, split_help:str) -> None:
     p.add_argument('--root', required=True, help='dataset root (VOC2012 folder, COCO folder, your folder, a world)')
     p.add_argument('--split', default=None, help=split_help)
     p.add_argument('--label-file', default=None, help='image-level labels (.npy/.json/.csv) instead of masks')
+
+def add_run_args(p:argparse.ArgumentParser, # a command that writes one mask per image into a run folder
+                 batch_size:int, # its default --batch-size
+                 scores_help:str, # what --save-scores writes
+                ) -> None:
+    "--out, --batch-size, --limit, --no-resume, --quiet, --save-scores: a resumable per-image run (cams, infer)."
+    p.add_argument('--out', required=True, help='output folder (a run folder: see run.json)')
+    p.add_argument('--batch-size', type=positive_int, default=batch_size)
+    p.add_argument('--limit', type=positive_int, default=None, help='first N images only')
+    p.add_argument('--no-resume', action='store_true', help="recompute everything (clears the folder's earlier outputs)")
+    p.add_argument('--quiet', action='store_true', help='no progress bar')
+    p.add_argument('--save-scores', action='store_true', help=f'also write scores/<name>.npz (float16): {scores_help}, '
+                   'for `excel-nb show` and post-processing')
 
 def add_model_args(p:argparse.ArgumentParser) -> None:
     "Options shared by every command that builds an ExCEL model (defaults: ExCELCfg's, checked in 08_cams)."
@@ -115,13 +128,7 @@ def cli_describe_args(parser:argparse.ArgumentParser) -> None:
 # %% ../nbs/08_cams.ipynb #1d2ef4e2
 def cli_cams_args(p:argparse.ArgumentParser) -> None:
     add_data_args(p, 'split (default train for voc/coco/world, all for folder)')
-    p.add_argument('--out', required=True, help='output folder (a run folder: see run.json)')
-    p.add_argument('--batch-size', type=positive_int, default=8)
-    p.add_argument('--limit', type=positive_int, default=None, help='first N images only')
-    p.add_argument('--no-resume', action='store_true', help='recompute everything (clears the folder\'s earlier outputs)')
-    p.add_argument('--quiet', action='store_true', help='no progress bar')
-    p.add_argument('--save-scores', action='store_true', help='also write scores/<name>.npz (float16 CAM scores '
-                   'before PAR and argmax) for `excel-nb show` and post-processing')
+    add_run_args(p, 8, 'the CAM scores before PAR and argmax')
     add_model_args(p)
     add_resource_args(p)
 
@@ -367,17 +374,11 @@ def cli_infer_args(p:argparse.ArgumentParser) -> None:
     p.add_argument('--crf', action='store_true', help='DenseCRF post-processing (needs pydensecrf2)')
     p.add_argument('--relation', default='pair', choices=['pair', 'image', 'none'], help='lam: relation R variant')
     p.add_argument('--export', default='auto', choices=['auto', 'voc', 'coco'], help='seg: PNG format and folder')
-    p.add_argument('--out', required=True, help='output folder (a run folder: see run.json)')
     p.add_argument('--device', default=None, help='cpu, cuda, cuda:1 (default: cuda if available)')
     p.add_argument('--pretrained', default=None, help='CLIP weights file, if not where the checkpoint recorded it')
     p.add_argument('--caa-thre', type=open_fraction, default=None,
                    help='lam: CAA box threshold (default: the checkpoint\'s; the reference infer_lam uses 0.79)')
-    p.add_argument('--batch-size', type=positive_int, default=4)
-    p.add_argument('--limit', type=positive_int, default=None, help='first N images only')
-    p.add_argument('--no-resume', action='store_true', help='recompute everything (clears the folder\'s earlier outputs)')
-    p.add_argument('--quiet', action='store_true', help='no progress bar')
-    p.add_argument('--save-scores', action='store_true', help='also write scores/<name>.npz (float16): the averaged '
-                   'logits (seg) or the CAM scores before PAR (lam), for `excel-nb show` and post-processing')
+    add_run_args(p, 4, 'the averaged logits (seg) or the CAM scores before PAR (lam)')
     add_resource_args(p)
 
 # %% ../nbs/12a_show.ipynb #c52706fb
