@@ -581,7 +581,7 @@ def weclip_train_step(excel, # ExCEL on a vanilla tower (SVCCfg(n_svc=0)) with t
         ls = shard_losses(ho, Y, cfg)
         ls['total'].backward()
     with timer('step'): opt.step()
-    res = dict(seg=float(ls['seg']), aff=float(ls['aff']), total=float(ls['total']), lr=opt.param_groups[0]['lr'],
+    res = dict(seg=ls['seg'].item(), aff=ls['aff'].item(), total=ls['total'].item(), lr=opt.param_groups[0]['lr'],
                refine=int(refine))
     if keep_labels: res['pseudo'] = Y
     return res
@@ -666,6 +666,7 @@ def measure_train_cost(method:str, # a key of TRAIN_COST_METHODS
         kind = 'peak resident set of the process (model included)' + ('' if reset_ok else ', since process start')
     return {'method': method, 'label': TRAIN_COST_METHODS[method], 'model': model, 'batch': batch, 'crop': crop,
             's_per_it': secs, 'stages_s_per_it': {k: timer.total(k) / iters for k in timer.times},
+            'stage_s': {k: list(v) for k, v in timer.times.items()},  # each stage's seconds in each timed iteration
             'peak_mb': peak, 'base_mb': base, 'memory': kind, 'device': device_description(dev),
             'threads': torch.get_num_threads(), 'loss': r['total'],
             'trainable_params': sum(p.numel() for p in head.parameters())}
