@@ -598,7 +598,7 @@ def collect_records(run_dirs:Sequence[str|Path], # run folders holding metrics.j
         d, w = m.get('data', {}), m.get('weights', {})
         prov = {'run': rd.name, 'smoke': bool(m.get('smoke')), 'device': m.get('device'),
                 'git_commit': m.get('git_commit'), 'seconds': m.get('seconds'),
-                'data': f"{d.get('kind')}:{d.get('split')} ({d.get('n_images')} images) {d.get('root')}",
+                'data': f"{d.get('kind')}:{d.get('split')} " + (f"({d['n_images']} images) " if d.get('n_images') else '') + str(d.get('root')),
                 'weights': f"{w.get('model')} [{w.get('weights')}] " + (f"sha256 {w['sha256']}" if w.get('sha256')
                                                                           else f"#{w.get('fingerprint')}")}
         for r in m.get('results', []): rows.append({**r, **prov})
@@ -698,7 +698,8 @@ def plot_table(df, # collect_records output (one row per number; seaborn compute
     data = ', '.join(sorted(set(df['dataset'] + ' ' + df['split']))) + ' | ' + ', '.join(sorted({w.split(' [')[0] for w in df['weights']}))
     n_runs = int(df.groupby(['row', 'label'])['value'].count().max())
     runs = f', mean ± sd over {n_runs} runs' if n_runs > 1 else ', one run per point'
-    title = ('[SMOKE] ' if smoke else '') + spec.title + '\n' + data
+    import textwrap
+    title = textwrap.fill(('[SMOKE] ' if smoke else '') + spec.title, 80) + '\n' + data
     if line:
         fig, ax = plt.subplots(figsize=(6.0, 3.4), dpi=100)
         df = df.assign(x=df['x'].astype(float))
@@ -717,19 +718,21 @@ def plot_table(df, # collect_records output (one row per number; seaborn compute
     else:
         # one panel, or one per metric where the metrics have their own units (each axis from 0 to its own top)
         facets = [None] if spec.unit == MIOU_UNIT else list(dict.fromkeys(s['label']))
-        cell = lambda d: d['row'] + '\n' + d['label']
-        n_bars = len(dict.fromkeys(cell(s)))
-        fig, axes = plt.subplots(len(facets), 1, figsize=(6.4, 0.7 + 0.5 * n_bars + 0.5 * (len(facets) - 1)), dpi=100,
-                                 squeeze=False)
+        cell = (lambda d: d['row'] + '\n' + d['label']) if facets == [None] else (lambda d: d['row'])
+        n_bars = len(dict.fromkeys(cell(s[s['label'] == facets[0]] if facets[0] else s)))
+        fig, axes = plt.subplots(len(facets), 1, figsize=(6.4 if facets == [None] else 7.2, 0.7 + (0.5 * n_bars + 0.6) * len(facets)
+                                                          - (0.6 if facets == [None] else 0)), dpi=100, squeeze=False)
         for ax, f in zip(axes[:, 0], facets):
             d_, s_, p_ = (df, s, pp) if f is None else (df[df['label'] == f], s[s['label'] == f], pp[pp['label'] == f])
-            t_ = top if f is None else axis_top(list(d_['value']) + list(p_['paper']))
+            vmax = max(list(d_['value']) + list(p_['paper']) + [0.0])
+            t_ = top if f is None else (1.45 * vmax if vmax > 0 else 1.0)
+            fmt = (lambda v: f'{v:.2f}') if f is None else (lambda v: f'{v:.3g}')
             order = list(dict.fromkeys(cell(s_)))  # one bar per (row, metric), in the table's order
             sns.barplot(data=d_.assign(cell=cell(d_)), y='cell', x='value', hue='label', order=order, errorbar='sd',
                         orient='h', dodge=False, legend=False, ax=ax)
             for i, c in enumerate(order):
                 r = s_[cell(s_) == c].iloc[0]
-                txt = f"{r['mean']:.2f}" + (f" ± {r['std']:.2f}" if r['n'] > 1 else '')
+                txt = fmt(r['mean']) + (f" ± {fmt(r['std']) if f is None else format(r['std'], '.2g')}" if r['n'] > 1 else '')
                 ax.text(r['mean'] + (r['std'] if r['n'] > 1 and r['std'] == r['std'] else 0) + 0.01 * t_, i, txt,
                         va='center', fontsize=8)
             if len(p_):
@@ -738,8 +741,10 @@ def plot_table(df, # collect_records output (one row per number; seaborn compute
             ax.set_xlim(0, t_); ax.set_ylabel('')
             ax.grid(axis='x', color='0.9'); ax.set_axisbelow(True)
             ax.tick_params(labelsize=8)
-            ax.set_xlabel((spec.unit if f is None else f) + runs, fontsize=10 if f is None else 8)
-        axes[0, 0].set_title(title, fontsize=9)
+            k = int(d_.groupby(['row', 'label'])['value'].count().max())
+            ax.set_xlabel((spec.unit if f is None else f) + (f', mean ± sd over {k} runs' if k > 1 else ', one run per point'),
+                          fontsize=10 if f is None else 8)
+        (axes[0, 0].set_title if facets == [None] else fig.suptitle)(title, fontsize=9)
     fig.tight_layout()
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(path) as f: fig.savefig(f, format='png')
@@ -761,7 +766,7 @@ def write_table(table:str, # table name
     "Build the table of a set of runs: Markdown, CSV and a figure."
     df = collect_records(run_dirs, allow_smoke)
     s, noise = noise_summary(summarise_records(df, table), load_per_image(run_dirs),
-                             TABLES.get(table, TableSpec(table)).higher_is_better)
+                             TABLES.get(table, TableSpec(table)).higher_is_better, df=df)
     runs_dir = Path(run_dirs[0]).parent
     meta = {'smoke': bool(df['smoke'].any()), 'date': datetime.date.today().isoformat(), 'n_runs': len(run_dirs),
             'runs_dir': _rel(runs_dir),
@@ -794,16 +799,26 @@ def load_per_image(run_dirs:Sequence[str|Path], # run folders (metrics.json, per
             out.setdefault((r['dataset'], r['split'], r['row'], r['metric']), []).append((arrays[e['key']], e['classes']))
     return out
 
+def _by_seed(df, keys:Sequence[str]) -> dict[tuple, dict]:
+    "cell -> {seed: value} where every value of the cell has its own seed (else no entry)."
+    out = {}
+    for k, g in df.dropna(subset=['value']).groupby(keys, sort=False, dropna=False):
+        sd = g['seed'] if 'seed' in g else None
+        if sd is not None and sd.notna().all() and sd.is_unique: out[k] = dict(zip(sd.astype(int), g['value'].astype(float)))
+    return out
+
 def noise_summary(s, # summarise_records output
                   per_image:Mapping[tuple, list], # load_per_image output
                   higher_is_better:bool=True,
                   n_boot:int=N_BOOT,
                   seed:int=0,
+                  df=None, # collect_records output: rows that ran the same seeds are compared seed by seed
                  ) -> tuple[Any, Any]: # (s with 'img_sd', one row per (cell, best cell) comparison)
     "The noise of each row (bootstrap over images) and of its difference to the best row of its metric (images + seeds)."
     import pandas as pd
     from excel_nb.experiments import bootstrap_miou, bootstrap_weights
     keys = ['dataset', 'split', 'row', 'metric']
+    seeds = _by_seed(df, keys) if df is not None else {}
     weights, boots = {}, {}
     for i, r in s.iterrows():
         ent = per_image.get(tuple(r[k] for k in keys))
@@ -820,15 +835,22 @@ def noise_summary(s, # summarise_records output
             if i == b: continue
             best = s.loc[b]
             d = r['mean'] - best['mean']
-            var = lambda x: 0.0 if x['n'] < 2 or not np.isfinite(x['std']) else x['std'] ** 2 / x['n']
-            sd_seed = float(np.sqrt(var(r) + var(best))) if r['n'] > 1 or best['n'] > 1 else float('nan')
+            sr, sb = seeds.get(tuple(r[k] for k in keys)), seeds.get(tuple(best[k] for k in keys))
+            by_seed = sr is not None and sb is not None and len(sr) > 1 and set(sr) == set(sb)
+            if by_seed:  # the same seeds (K-means, held-out classes, training): the spread of the per-seed differences
+                dd = [sr[k] - sb[k] for k in sr]
+                sd_seed = float(np.std(dd, ddof=1) / np.sqrt(len(dd)))
+            else:
+                var = lambda x: 0.0 if x['n'] < 2 or not np.isfinite(x['std']) else x['std'] ** 2 / x['n']
+                sd_seed = float(np.sqrt(var(r) + var(best))) if r['n'] > 1 or best['n'] > 1 else float('nan')
             paired = i in boots and b in boots and boots[i][0] == boots[b][0]
             sd_img = float(np.std(boots[i][1] - boots[b][1], ddof=1)) if paired else float('nan')
             sd = float(np.sqrt(np.nansum([sd_seed ** 2, sd_img ** 2]))) if np.isfinite([sd_seed, sd_img]).any() else float('nan')
             within = None if not sd > 0 else bool(abs(d) < 2 * sd)
             rows.append({'dataset': ds, 'split': sp, 'metric': metric, 'row': r['row'], 'best': best['row'], 'delta': d,
-                         'sd_img': sd_img, 'sd_seed': sd_seed, 'sd': sd, 'within': within})
-    return s, pd.DataFrame(rows, columns=['dataset', 'split', 'metric', 'row', 'best', 'delta', 'sd_img', 'sd_seed', 'sd', 'within'])
+                         'sd_img': sd_img, 'sd_seed': sd_seed, 'by_seed': by_seed, 'sd': sd, 'within': within})
+    return s, pd.DataFrame(rows, columns=['dataset', 'split', 'metric', 'row', 'best', 'delta', 'sd_img', 'sd_seed', 'by_seed',
+                                          'sd', 'within'])
 
 def noise_markdown(noise, # noise_summary's comparisons
                    n_boot:int=N_BOOT,
@@ -842,16 +864,18 @@ def noise_markdown(noise, # noise_summary's comparisons
              f"over {n_boot} bootstrap resamples of its images (the noise of the image sample; '–' where the runs kept no "
              f"per-image areas). Below, each row against the {'best' if higher_is_better else 'lowest'} row of its metric: "
              "Δ = row − best, σ = sqrt(σ_img² + σ_seed²), σ_img from paired resamples (the same resampled images for "
-             'both rows), σ_seed the standard error of the two means over seeds. **A difference is within the noise when '
+             'both rows), σ_seed the standard error of the difference over seeds: seed by seed where both rows ran the '
+             'same seeds (marked *), else from the spreads of the two rows. **A difference is within the noise when '
              '|Δ| < 2σ**; "unknown" where neither spread could be measured (one run, no per-image areas).', '',
              '| ' + ' | '.join((['data'] if multi else []) + ['metric', 'setting', 'best', 'Δ', 'σ_img', 'σ_seed',
                                                                  'within the noise']) + ' |',
-             '|' + '---|' * (8 + multi)]
+             '|' + '---|' * (7 + multi)]
+    sd = lambda v: '–' if not np.isfinite(v) else _fmt(v)
     verdict = lambda w: 'unknown' if w is None or (isinstance(w, float) and np.isnan(w)) else ('yes' if w else '**no**')
     for _, r in noise.iterrows():
         lines.append('| ' + ' | '.join(([f"{r['dataset']} {r['split']}"] if multi else []) + [
-            r['metric'], r['row'], r['best'], ('+' if r['delta'] > 0 else '') + _fmt(r['delta']), _fmt(r['sd_img']),
-            _fmt(r['sd_seed']), verdict(r['within'])]) + ' |')
+            r['metric'], r['row'], r['best'], ('+' if r['delta'] > 0 else '') + _fmt(r['delta']), sd(r['sd_img']), sd(r['sd_seed']) + ('*' if r.get('by_seed') else ''),
+            verdict(r['within'])]) + ' |')
     def names(sel):
         return '; '.join(f"{m}: " + ', '.join(f"{r['row']} ({'+' if r['delta'] > 0 else ''}{r['delta']:.2f} ± {2 * r['sd']:.2f})"
                                              for _, r in g.iterrows()) for m, g in noise[sel].groupby('metric', sort=False))
