@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
@@ -24,10 +25,10 @@ from .tse import compute_attr_weights
 # %% auto #0
 __all__ = ['WORLD_FACTS', 'DESCRIPTION_WRITERS', 'TRAIN_COST_METHODS', 'compute_gradcam', 'ResNetCalib', 'cam_label',
            'split_description', 'subsample_descriptions', 'shuffle_descriptions', 'class_map', 'map_labels',
-           'map_prediction', 'image_stats', 'miou_of_stats', 'bootstrap_weights', 'bootstrap_miou', 'evaluate_pseudo',
-           'evaluate_segmenter', 'split_classes', 'description_queries', 'hunt_rows', 'scaled_B', 'description_pool',
-           'write_descriptions', 'synthetic_train_batch', 'weclip_train_step', 'reset_peak_rss', 'peak_rss_mb',
-           'measure_train_cost', 'measure_train_cost_isolated']
+           'map_prediction', 'image_stats', 'miou_of_stats', 'bootstrap_weights', 'bootstrap_miou', 'prediction_stats',
+           'evaluate_pseudo', 'evaluate_segmenter', 'split_classes', 'description_queries', 'hunt_rows', 'scaled_B',
+           'description_pool', 'write_descriptions', 'synthetic_train_batch', 'weclip_train_step', 'reset_peak_rss',
+           'peak_rss_mb', 'measure_train_cost', 'measure_train_cost_isolated']
 
 # %% ../nbs/17_experiments.ipynb #7d98ede8
 def _vit_tokens_before_last(visual:nn.Module, images:Tensor) -> tuple[Tensor, tuple[int, int]]:
@@ -240,6 +241,25 @@ def bootstrap_miou(stats:np.ndarray, # N x 3 x K per-image areas
     with np.errstate(divide='ignore', invalid='ignore'):
         iou = np.where(gt[:, ids] > 0, inter[:, ids] / (gt[:, ids] + pr[:, ids] - inter[:, ids]), np.nan)
     return 100 * np.nanmean(iou, axis=1)
+
+def prediction_stats(pred_dir:str|Path, # <name>.png predictions (run_infer, run_cams), at the images' size
+                     dataset:SegDataset, # the split they predict, with masks
+                     limit:int|None=None, # its first `limit` images
+                    ) -> np.ndarray: # N x 3 x K per-image areas
+    "Per-image areas (image_stats) of a folder of saved predictions, as metrics.evaluate_masks reads them."
+    from excel_nb.core import MissingFileError
+    from excel_nb.data import load_mask
+    if not dataset.has_masks: raise ExcelError(f'{dataset!r} has no masks to evaluate against')
+    n = len(dataset) if limit is None else min(limit, len(dataset))
+    out = []
+    for i in range(n):
+        path = Path(pred_dir)/f'{dataset.names[i]}.png'
+        if not path.is_file(): raise MissingFileError(f'prediction not found: {path} (image {dataset.names[i]!r})')
+        gt = dataset.get_mask(i)
+        pred = load_mask(path, dataset.n_classes)
+        if pred.shape != gt.shape: raise DataError(f'{path}: prediction size {pred.shape} differs from the ground truth {gt.shape}')
+        out.append(image_stats(pred, gt, dataset.n_classes + 1))
+    return np.stack(out)
 
 # %% ../nbs/17_experiments.ipynb #45bc799a
 def evaluate_pseudo(dataset:SegDataset, # split with masks

@@ -388,9 +388,11 @@ class ExperimentRun:
         return ex, head
 
     def add_metrics(self, row:str, metric:str, res:Mapping, # a ConfusionMatrix.compute / run_infer result
-                    x:float|None=None, seed:int|None=None, split:str|None=None) -> None:
+                    x:float|None=None, seed:int|None=None, split:str|None=None,
+                    per_image:np.ndarray|None=None, # N x 3 x K areas (experiments.prediction_stats of the saved masks)
+                   ) -> None:
         "Record the mIoU of a metrics dict."
-        self.add(row, metric, res['mIoU'], x, seed, split, res.get('n_images'), {'IoU': res.get('IoU')})
+        self.add(row, metric, res['mIoU'], x, seed, split, res.get('n_images'), {'IoU': res.get('IoU')}, per_image)
 
     def eval_kw(self) -> dict:
         "Keyword arguments for excel_nb.experiments.evaluate_pseudo: input size, device, images, batch."
