@@ -5,7 +5,9 @@
 # %% ../nbs/17_experiments.ipynb #33efbd86
 from __future__ import annotations
 
+import dataclasses
 import random
+from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
@@ -18,10 +20,15 @@ from .core import DataError, ExcelError
 from .data import SegDataset, denormalize, preprocess
 from .metrics import ConfusionMatrix
 from .pseudo import PseudoCfg, compute_scores, make_pseudo_label, scores_to_label
+from .tse import compute_attr_weights
 
 # %% auto #0
-__all__ = ['compute_gradcam', 'ResNetCalib', 'cam_label', 'split_description', 'subsample_descriptions', 'shuffle_descriptions',
-           'class_map', 'map_labels', 'map_prediction', 'evaluate_pseudo', 'evaluate_segmenter']
+__all__ = ['WORLD_FACTS', 'DESCRIPTION_WRITERS', 'TRAIN_COST_METHODS', 'compute_gradcam', 'ResNetCalib', 'cam_label',
+           'split_description', 'subsample_descriptions', 'shuffle_descriptions', 'class_map', 'map_labels',
+           'map_prediction', 'image_stats', 'miou_of_stats', 'bootstrap_weights', 'bootstrap_miou', 'prediction_stats',
+           'evaluate_pseudo', 'evaluate_segmenter', 'split_classes', 'description_queries', 'hunt_rows', 'scaled_B',
+           'description_pool', 'write_descriptions', 'synthetic_train_batch', 'weclip_train_step', 'reset_peak_rss',
+           'peak_rss_mb', 'measure_train_cost', 'measure_train_cost_isolated']
 
 # %% ../nbs/17_experiments.ipynb #7d98ede8
 def _vit_tokens_before_last(visual:nn.Module, images:Tensor) -> tuple[Tensor, tuple[int, int]]:
@@ -40,12 +47,20 @@ def compute_gradcam(clip:nn.Module, # open_clip CLIP with a ViT image tower (fro
                     text_fg:Tensor, # C x D foreground text rows (L2-normalised)
                     text_bg:Tensor, # C_bg x D background text rows
                     scale:float=100.0, # logit scale of the softmax (CLIP's 100)
+                    before_last:Tensor|None=None, # B x (1 + P) x W tokens entering the last block, from a vanilla
+                                                  # pass already made (ExCELViT with n_svc=0: feats[-2]); None: run here
                    ) -> tuple[Tensor, tuple[int, int]]: # B x P x C CAM in [0, 1] (0 for absent classes), grid
     "CLIP-ES-style Grad-CAM at the last block's ln_1, on the softmax over present-class and background prompts."
     visual = clip.visual
     dev = text_fg.device
     images, labels = images.to(dev), labels.to(dev)
-    with torch.no_grad(): x, grid = _vit_tokens_before_last(visual, images)
+    if before_last is None:
+        with torch.no_grad(): x, grid = _vit_tokens_before_last(visual, images)
+    else:
+        ps = visual.conv1.kernel_size
+        x, grid = before_last.to(dev).detach(), (images.shape[-2] // ps[0], images.shape[-1] // ps[1])
+        if x.shape[:2] != (images.shape[0], 1 + grid[0] * grid[1]):
+            raise ExcelError(f'before_last has shape {tuple(x.shape)}; expected {images.shape[0]} x {1 + grid[0] * grid[1]} x W')
     blk = visual.transformer.resblocks[-1]
     B, C = labels.shape
     cams = torch.zeros(B, grid[0] * grid[1], C, device=dev)
@@ -188,6 +203,64 @@ def map_prediction(pred:np.ndarray|Tensor, # source class ids (0 background, 255
     p = pred.cpu().numpy() if isinstance(pred, Tensor) else np.asarray(pred)
     return lut[p.astype(np.int64)]
 
+# %% ../nbs/17_experiments.ipynb #1d7064a2
+def image_stats(pred:np.ndarray|Tensor, # predicted class ids of one image (H x W)
+                gt:np.ndarray|Tensor, # ground-truth ids (H x W); values outside [0, K) are ignored
+                n_classes:int, # K, background included
+               ) -> np.ndarray: # 3 x K int64: intersection, ground-truth pixels, predicted pixels per class
+    "The per-class areas of one image from which the split's IoU is summed (ConfusionMatrix.stats of one image)."
+    s = ConfusionMatrix(n_classes).update(pred, gt).stats()
+    return np.stack([s['intersection'], s['gt_pixels'], s['pred_pixels']])
+
+def miou_of_stats(stats:np.ndarray, # N x 3 x K per-image areas (image_stats), or 3 x K already summed
+                  classes:Sequence[int]|None=None, # class ids averaged (None: all); classes absent from the ground truth are left out
+                 ) -> float:
+    "mIoU (%) of the summed areas, like ConfusionMatrix.compute (intersection / union summed over the images)."
+    s = stats.sum(0) if stats.ndim == 3 else stats
+    inter, gt, pr = s[0].astype(np.float64), s[1].astype(np.float64), s[2].astype(np.float64)
+    ids = np.arange(s.shape[-1]) if classes is None else np.asarray(list(classes), dtype=np.int64)
+    ids = ids[gt[ids] > 0]
+    if len(ids) == 0: return float('nan')
+    return float(100 * np.mean(inter[ids] / (gt[ids] + pr[ids] - inter[ids])))
+
+def bootstrap_weights(n_images:int, n_boot:int=1000, seed:int=0) -> np.ndarray:
+    "n_boot x N counts of each image in a resample of the N images with replacement (the same for every row compared)."
+    rng = np.random.default_rng(seed)
+    return rng.multinomial(n_images, np.full(n_images, 1.0 / n_images), size=n_boot).astype(np.float64)
+
+def bootstrap_miou(stats:np.ndarray, # N x 3 x K per-image areas
+                   weights:np.ndarray, # n_boot x N (bootstrap_weights)
+                   classes:Sequence[int]|None=None,
+                  ) -> np.ndarray: # n_boot mIoU values (%)
+    "The mIoU of every bootstrap resample of the images: its spread is the noise of the image sample."
+    N, _, K = stats.shape
+    if weights.shape[1] != N: raise ExcelError(f'bootstrap weights are for {weights.shape[1]} images, the statistics for {N}')
+    summed = (weights @ stats.reshape(N, 3 * K).astype(np.float64)).reshape(-1, 3, K)
+    inter, gt, pr = summed[:, 0], summed[:, 1], summed[:, 2]
+    ids = np.arange(K) if classes is None else np.asarray(list(classes), dtype=np.int64)
+    with np.errstate(divide='ignore', invalid='ignore'):
+        iou = np.where(gt[:, ids] > 0, inter[:, ids] / (gt[:, ids] + pr[:, ids] - inter[:, ids]), np.nan)
+    return 100 * np.nanmean(iou, axis=1)
+
+def prediction_stats(pred_dir:str|Path, # <name>.png predictions (run_infer, run_cams), at the images' size
+                     dataset:SegDataset, # the split they predict, with masks
+                     limit:int|None=None, # its first `limit` images
+                    ) -> np.ndarray: # N x 3 x K per-image areas
+    "Per-image areas (image_stats) of a folder of saved predictions, as metrics.evaluate_masks reads them."
+    from excel_nb.core import MissingFileError
+    from excel_nb.data import load_mask
+    if not dataset.has_masks: raise ExcelError(f'{dataset!r} has no masks to evaluate against')
+    n = len(dataset) if limit is None else min(limit, len(dataset))
+    out = []
+    for i in range(n):
+        path = Path(pred_dir)/f'{dataset.names[i]}.png'
+        if not path.is_file(): raise MissingFileError(f'prediction not found: {path} (image {dataset.names[i]!r})')
+        gt = dataset.get_mask(i)
+        pred = load_mask(path, dataset.n_classes)
+        if pred.shape != gt.shape: raise DataError(f'{path}: prediction size {pred.shape} differs from the ground truth {gt.shape}')
+        out.append(image_stats(pred, gt, dataset.n_classes + 1))
+    return np.stack(out)
+
 # %% ../nbs/17_experiments.ipynb #45bc799a
 def evaluate_pseudo(dataset:SegDataset, # split with masks
                     tower:Callable[[Tensor], dict], # normalised images -> {'tokens', 'attn', 'grid'}
@@ -201,7 +274,8 @@ def evaluate_pseudo(dataset:SegDataset, # split with masks
                     limit:int|None=None, # first `limit` images
                     batch_size:int=8,
                     progress:bool=False,
-                   ) -> dict[str, dict[str, dict]]: # variant -> {'pseudo': metrics, 'cam': metrics}
+                   ) -> dict[str, dict[str, dict]]: # variant -> {'pseudo': metrics, 'cam': metrics}; each metrics dict
+                                                     # also holds 'per_image': N x 3 x K areas (image_stats)
     "Pseudo-mask (CAA + PAR) and raw-CAM mIoU of several CAM variants over a split, one tower pass per batch."
     from tqdm.auto import tqdm
     if not dataset.has_masks: raise ExcelError(f'{dataset!r} has no masks to evaluate against')
@@ -211,6 +285,8 @@ def evaluate_pseudo(dataset:SegDataset, # split with masks
     conf = {v: {'pseudo': ConfusionMatrix(dataset.n_classes + 1), 'cam': ConfusionMatrix(dataset.n_classes + 1)}
             for v in variants}
     to_ids = pred_map or (lambda p: p.cpu().numpy())
+    per = {v: {'pseudo': [], 'cam': []} for v in variants}
+    K = dataset.n_classes + 1
     for s in tqdm(range(0, n, batch_size), disable=not progress, desc='pseudo masks', unit='batch'):
         items = [dataset[i] for i in range(s, min(n, s + batch_size))]
         imgs = torch.stack([preprocess(it['image'], image_size) for it in items]).to(device)
@@ -223,9 +299,12 @@ def evaluate_pseudo(dataset:SegDataset, # split with masks
                 size = it['mask'].shape
                 par = imgs[b] if par_input == 'normalized' else denormalize(imgs[b]) / 255.0
                 r = make_pseudo_label(cams[b], out['attn'][:, b], labels[b], out['grid'], size, par, pseudo)
-                conf[name]['pseudo'].update(to_ids(r['label']), it['mask'])
-                conf[name]['cam'].update(to_ids(cam_label(cams[b], labels[b], out['grid'], size, pseudo.bg_power)), it['mask'])
-    return {v: {k: c.compute() | {'n_images': n} for k, c in d.items()} for v, d in conf.items()}
+                for key, pred in (('pseudo', to_ids(r['label'])),
+                                  ('cam', to_ids(cam_label(cams[b], labels[b], out['grid'], size, pseudo.bg_power)))):
+                    conf[name][key].update(pred, it['mask'])
+                    per[name][key].append(image_stats(pred, it['mask'], K))
+    return {v: {k: c.compute() | {'n_images': n, 'per_image': np.stack(per[v][k])} for k, c in d.items()}
+            for v, d in conf.items()}
 
 # %% ../nbs/17_experiments.ipynb #368edc44
 def evaluate_segmenter(dataset:SegDataset, # split with masks
@@ -248,3 +327,373 @@ def evaluate_segmenter(dataset:SegDataset, # split with masks
         for it, p in zip(items, predict_masks(segmenter, [it['image'] for it in items], ms, crf)):
             conf.update(pred_map(p) if pred_map is not None else p, it['mask'])
     return conf.compute() | {'n_images': n}
+
+# %% ../nbs/17_experiments.ipynb #2a8763e9
+def split_classes(classes:Sequence[str], # the dataset's foreground classes
+                  n_held:int, # classes held out of the attribute bank
+                  seed:int=0, # which classes: a draw with this seed
+                 ) -> tuple[list[str], list[str]]: # (kept, held out), each in the dataset's order
+    "Hold `n_held` classes out of the TSE attribute bank, drawn with `seed`."
+    classes = list(classes)
+    if not 0 < n_held < len(classes):
+        raise DataError(f'n_held must be between 1 and {len(classes) - 1} for {len(classes)} classes, got {n_held}')
+    held = set(random.Random(seed).sample(classes, n_held))
+    return [c for c in classes if c not in held], [c for c in classes if c in held]
+
+def description_queries(emb:Tensor, # N x D normalised description embeddings
+                        owner:Sequence[int], # class index of each row (flatten_descriptions)
+                        n_classes:int,
+                       ) -> Tensor: # n_classes x D, L2-normalised (zero rows for classes without descriptions)
+    "Each class's mean description embedding, normalised: the query with which an unseen class hunts attributes."
+    own = torch.as_tensor(list(owner), device=emb.device)
+    out = torch.zeros(n_classes, emb.shape[1], device=emb.device, dtype=emb.dtype)
+    out.index_add_(0, own, emb)
+    return F.normalize(out, dim=-1)
+
+def hunt_rows(T:Tensor, # C x D plain class embeddings (template prompts, normalised)
+              A:Tensor, # D x B attribute centres of a bank
+              queries:Tensor|None=None, # C x D what each class compares with the centres (default T, spec 3.3)
+              keep:float=0.9,
+              temperature:float=1.0,
+              enrich:Sequence[bool]|Tensor|None=None, # per class: False keeps the plain template row
+             ) -> Tensor: # C x D foreground text rows
+    "TSE rows normalize(W Aᵀ + T) with W = softmax over the kept top scores of `queries · A`; plain T where not enriched."
+    q = T if queries is None else queries
+    W = compute_attr_weights(q @ A, keep, temperature)
+    rows = F.normalize(W @ A.T + T, dim=-1)
+    if enrich is None: return rows
+    m = torch.as_tensor(list(enrich) if not isinstance(enrich, Tensor) else enrich, dtype=torch.bool, device=T.device)
+    if len(m) != len(T): raise ExcelError(f'enrich has {len(m)} entries for {len(T)} classes')
+    return torch.where(m[:, None], rows, F.normalize(T, dim=-1))
+
+def scaled_B(B:int, # clusters for the full description set
+             n_bank:int, # sentences in the bank actually clustered
+             n_full:int, # sentences of the full set
+            ) -> int:
+    "B for a bank of fewer sentences, keeping the sentences per cluster of the full set (at least 2, at most n_bank)."
+    return min(n_bank, max(2, round(B * n_bank / n_full)))
+
+# %% ../nbs/17_experiments.ipynb #31a84216
+# What a writer knows about each world class, as predicates that follow "it ...". Written for this project from the
+# shapes drawn by excel_nb.world.shape_parts (shape, tech) and common knowledge (like, where); colours and textures
+# come from excel_nb.world.CLASS_STYLE. `words` are short keywords for the terse writer.
+WORLD_FACTS = {
+    'star': dict(
+        shape=['has five sharp points', 'has ten straight edges', 'has five inward corners between its points',
+               'is solid with no hole', 'has points spread evenly around its middle', 'is as wide as it is tall',
+               'has a small body in the middle and a point on each side'],
+        like=['a starfish', 'a sheriff badge', 'a star in the night sky', 'the top of a christmas tree'],
+        where=['on flags', 'on stickers for good work', 'in drawings of the night sky'],
+        tech=['is a concave decagon', 'has five-fold rotational symmetry', 'is a regular star polygon',
+              'has alternating convex and reflex vertices'],
+        words=['five points', 'pointy', 'spiky outline', 'sharp tips', 'solid']),
+    'ring': dict(
+        shape=['is a round band', 'has a round hole in the middle', 'has a smooth circular outer edge',
+               'has a smooth circular inner edge', 'has no corners', 'has a band of even thickness',
+               'shows the background through its hole'],
+        like=['a donut', 'a finger ring', 'a life buoy', 'the letter o', 'a wheel without spokes'],
+        where=['on a finger', 'on a breakfast plate as a bagel', 'floating in a swimming pool'],
+        tech=['is an annulus', 'is bounded by two concentric circles', 'has a hole, so it is not simply connected',
+              'has continuous rotational symmetry'],
+        words=['round', 'hole', 'loop', 'hollow', 'band']),
+    'cross': dict(
+        shape=['has four arms of equal length', 'has only right angles', 'has twelve corners',
+               'is made of two bars crossing in the middle', 'has straight edges only', 'is solid with no hole',
+               'has arms as wide as each other'],
+        like=['a plus sign', 'a first aid sign', 'the cross on a swiss flag', 'a crossroads seen from above'],
+        where=['on ambulances', 'on first aid kits', 'on hospital signs'],
+        tech=['is a twelve-sided orthogonal polygon', 'has four-fold rotational symmetry', 'is a greek cross',
+              'has four mirror axes'],
+        words=['plus', 'four arms', 'right angles', 'bars', 'blocky']),
+    'crescent': dict(
+        shape=['is curved like a bent band', 'has two pointed tips', 'is thick in the middle and thin at the ends',
+               'has one convex and one concave edge', 'has no straight edges', 'is solid with no hole',
+               'opens towards one side'],
+        like=['the moon', 'a banana', 'a fingernail clipping', 'a smile'],
+        where=['in the night sky', 'on flags', 'on pictures for bedtime'],
+        tech=['is a lune', 'is a disc with an offset disc removed', 'has one mirror axis',
+              'is bounded by two circular arcs'],
+        words=['curved', 'horns', 'moon', 'thin tips', 'arc']),
+    'heart': dict(
+        shape=['has two round lobes on top', 'has a point at the bottom', 'has a dip in the middle of its top edge',
+               'is solid with no hole', 'is wider at the top than at the bottom', 'has curved sides',
+               'is the same on its left and right'],
+        like=['a valentine card', 'the symbol of love', 'a playing card suit', 'a red balloon'],
+        where=['on valentine cards', 'on love letters', 'in emoji'],
+        tech=['is close to a cardioid', 'has one mirror axis', 'has a cusp at the top and a vertex at the bottom',
+              'is bounded by a smooth closed curve with one corner'],
+        words=['love', 'lobes', 'pointed bottom', 'rounded top', 'valentine']),
+    'arrow': dict(
+        shape=['has a long straight shaft', 'has a triangular head at one end', 'points in one direction',
+               'is much longer than it is wide', 'has straight edges only', 'has a flat back end',
+               'is solid with no hole'],
+        like=['a direction sign', 'a pointer', 'an arrow on a road', 'a cursor'],
+        where=['on road signs', 'on exit signs', 'on maps'],
+        tech=['is a rectangle joined to a triangle', 'is a seven-sided polygon', 'has one mirror axis',
+              'has two reflex vertices where the head meets the shaft'],
+        words=['pointer', 'shaft', 'direction', 'long', 'head']),
+    'triangle': dict(
+        shape=['has three straight sides', 'has three corners', 'has sides of the same length',
+               'is solid with no hole', 'has a flat base and a top corner', 'is often covered in stripes',
+               'has sharp corners'],
+        like=['a warning sign', 'a slice of pizza', 'a pyramid seen from the side', 'a sail'],
+        where=['on road warning signs', 'on a boat as a sail', 'in geometry lessons'],
+        tech=['is an equilateral triangle', 'has three-fold rotational symmetry', 'has interior angles of sixty degrees',
+              'is the simplest polygon'],
+        words=['three sides', 'corners', 'pointed', 'stripes', 'flat base']),
+    'spiral': dict(
+        shape=['is a thin line that winds outwards', 'turns two to three times around its centre',
+               'has gaps between its turns', 'has no filled area', 'has one end in the middle', 'is made of a curved stroke',
+               'shows the background between its coils'],
+        like=['a snail shell', 'a lollipop', 'a coiled rope', 'a galaxy'],
+        where=['on snail shells', 'on lollipops', 'in cartoons about hypnosis'],
+        tech=['is an archimedean spiral', 'is a curve of growing radius', 'encloses no region',
+              'has no symmetry axis'],
+        words=['coil', 'swirl', 'winding line', 'thin stroke', 'curl']),
+    'flower': dict(
+        shape=['has five to seven round petals', 'has petals around a round centre', 'has a centre of another colour',
+               'has a wavy outline', 'is roughly round overall', 'has small notches between its petals',
+               'is solid with no hole'],
+        like=['a daisy', 'a blossom', 'a cartoon flower', 'a flower on a dress'],
+        where=['in a garden', 'in a meadow', 'in a vase'],
+        tech=['is a rosette', 'has radial symmetry', 'is a union of overlapping discs', 'has a scalloped boundary'],
+        words=['petals', 'blossom', 'round centre', 'scalloped', 'garden']),
+    'lightning': dict(
+        shape=['is a zigzag bolt', 'has sharp angles', 'has a pointed bottom tip', 'is taller than it is wide',
+               'has straight edges only', 'is solid with no hole', 'leans to one side'],
+        like=['a thunderbolt', 'an electricity sign', 'a flash', 'the bolt of a superhero'],
+        where=['in a storm', 'on high-voltage signs', 'on battery icons'],
+        tech=['is a seven-sided zigzag polygon', 'has no symmetry', 'is a concave polygon with two reflex angles',
+              'is oriented diagonally'],
+        words=['zigzag', 'bolt', 'flash', 'electric', 'jagged']),
+    'fish': dict(
+        shape=['has an oval body', 'has a triangular tail fin', 'has a small dark eye near the front',
+               'is longer than it is tall', 'has a round front and a forked back', 'is solid with no hole',
+               'swims to one side'],
+        like=['a goldfish', 'a fish sticker', 'a cartoon fish', 'a sardine'],
+        where=['in water', 'in an aquarium', 'at a fish market'],
+        tech=['is an ellipse joined to a triangle', 'has one mirror axis along its length',
+              'has a small disc as its eye', 'is a convex body with a concave tail notch'],
+        words=['tail', 'fins', 'eye', 'oval body', 'swimmer']),
+    'gear': dict(
+        shape=['has teeth all around its rim', 'has seven to ten teeth', 'has a round hole in the middle',
+               'has a square-toothed outline', 'is round overall', 'has gaps between its teeth',
+               'has a solid body between rim and hole'],
+        like=['a cog', 'a machine part', 'a settings icon', 'a bicycle sprocket'],
+        where=['in clocks', 'in machines', 'in a bicycle drive'],
+        tech=['is a toothed wheel', 'has an axle bore in its centre', 'has rotational symmetry of its tooth count',
+              'has a periodic boundary'],
+        words=['cog', 'teeth', 'machine', 'hole', 'toothed rim']),
+}
+
+DESCRIPTION_WRITERS = ('attributes', 'context', 'technical', 'terse')
+
+def _colour_predicates(cls:str) -> list[str]:
+    "Colour and texture predicates of a world class (from excel_nb.world.CLASS_STYLE)."
+    from excel_nb.world import CLASS_STYLE
+    if cls not in CLASS_STYLE: return []
+    cols, tex = CLASS_STYLE[cls]
+    col = ' or '.join(cols)
+    out = [f'is usually {col}', f'is most often coloured {col}', f'comes in {col} more than in other colours']
+    return out + (['is usually plain, without a pattern'] if tex == 'plain' else [f'is often {tex}'])
+
+def description_pool(cls:str, # a class of `facts`
+                     writer:str, # one of DESCRIPTION_WRITERS
+                     facts:Mapping[str, Mapping]|None=None, # class -> facts (default WORLD_FACTS)
+                    ) -> list[str]: # candidate predicates (after "it ")
+    "Every sentence ending a writer can produce for a class (the terse writer draws its own: see write_descriptions)."
+    facts = WORLD_FACTS if facts is None else facts
+    if cls not in facts: raise DataError(f"no facts for class '{cls}' (known: {sorted(facts)})")
+    f = facts[cls]
+    if writer == 'attributes':
+        preds = list(f['shape']) + _colour_predicates(cls)
+        return [p for q in preds for p in (q, f'{q}, as a rule', f'{q} when seen from above')]
+    if writer == 'context':
+        return ([p for x in f['like'] for p in (f'looks like {x}', f'reminds people of {x}', f'is shaped like {x}',
+                                                f'could be mistaken for {x}')] +
+                [p for x in f['where'] for p in (f'is often seen {x}', f'appears {x}', f'is a common sight {x}')])
+    if writer == 'technical':
+        return [p for q in f['tech'] for p in (q, f'{q}, in geometric terms', f'{q}, mathematically speaking',
+                                               f'{q}, strictly speaking')] + list(f['shape'])
+    raise DataError(f"unknown description writer '{writer}'; writers: {', '.join(DESCRIPTION_WRITERS)}")
+
+def write_descriptions(classes:Sequence[str], # classes to describe
+                       writer:str, # 'attributes' (shape and colour), 'context' (resemblance and where seen),
+                                   # 'technical' (geometric terms), 'terse' (keyword lists, some from other classes)
+                       n:int=20, # sentences per class
+                       seed:int=0, # which sentences and in what order
+                       noise:float=0.2, # terse writer: chance that a keyword comes from another class
+                       facts:Mapping[str, Mapping]|None=None, # class -> facts (default WORLD_FACTS)
+                       template:str='a clean origami {}.',
+                      ) -> dict[str, list[str]]: # class -> n sentences "a clean origami {cls}. it ..."
+    "A description set written by one of four deterministic writers, standing in for different LLMs or prompts."
+    facts = WORLD_FACTS if facts is None else facts
+    if n < 1: raise DataError(f'n must be at least 1, got {n}')
+    out = {}
+    for ci, c in enumerate(classes):
+        rng = random.Random(f'{writer}|{c}|{seed}')
+        if writer == 'terse':
+            if c not in facts: raise DataError(f"no facts for class '{c}' (known: {sorted(facts)})")
+            others = [w for o in classes if o != c and o in facts for w in facts[o]['words']]
+            own = list(facts[c]['words']) + [w for p in _colour_predicates(c)[:1] for w in [p.split(' ', 2)[-1]]]
+            sents, tries = [], 0
+            while len(sents) < n:
+                k = rng.randint(2, 3)
+                words = [rng.choice(others) if others and rng.random() < noise else rng.choice(own) for _ in range(k)]
+                s = f"{template.format(c).lower()} it {', '.join(dict.fromkeys(words))}."
+                tries += 1
+                if s not in sents or tries > 50 * n: sents.append(s)
+            out[c] = sents
+            continue
+        pool = description_pool(c, writer, facts)
+        if len(pool) < n: raise DataError(f"the '{writer}' writer has {len(pool)} sentences for class '{c}', fewer than n={n}")
+        out[c] = [f'{template.format(c).lower()} it {p}.' for p in rng.sample(pool, n)]
+    return out
+
+# %% ../nbs/17_experiments.ipynb #233ee3c3
+def synthetic_train_batch(batch:int, # images
+                          crop:int, # square crop side
+                          n_classes:int=20, # label vector length
+                          seed:int=0,
+                         ) -> dict[str, Tensor]: # image B x 3 x S x S, label B x C (1 to 3 classes), box B x 4
+    "A training batch of smooth random images (bench_train's recipe) for timing: content does not change the cost."
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.zeros(batch, n_classes)
+    for b in range(batch): labels[b, torch.randperm(n_classes, generator=g)[:1 + b % 3]] = 1
+    smooth = F.avg_pool2d(torch.rand(batch, 3, max(1, crop // 8), max(1, crop // 8), generator=g), 3, 1, 1)
+    images = (F.interpolate(smooth, size=(crop, crop), mode='bilinear', align_corners=False) - 0.45) / 0.25
+    return {'image': images, 'label': labels, 'box': torch.tensor([[0, crop, 0, crop]] * batch)}
+
+def weclip_train_step(excel, # ExCEL on a vanilla tower (SVCCfg(n_svc=0)) with the template text rows: the frozen CLIP
+                      head, # ExcelHead: the same adapter + decoder as ExCEL's training
+                      opt:torch.optim.Optimizer,
+                      batch:Mapping[str, Tensor], # image B x 3 x S x S normalised, label B x C, box B x 4
+                      it:int, # 0-based iteration: from cfg.dynamic_from on, CAA uses the decoder's affinity
+                      cfg, # excel_nb.options.TrainCfg (caa_thre, par_input, w_aff, radius, dynamic_from, seed)
+                      gradcam_scale:float=100.0, # logit scale of the Grad-CAM softmax
+                      timer=None, # excel_nb.core.Timer (stages: clip, head, gradcam, pseudo, backward, step)
+                      keep_labels:bool=False, # also return the pseudo labels ('pseudo')
+                     ) -> dict: # seg, aff, total losses, lr, refine (0/1)
+    "One WeCLIP-style optimizer step: frozen CLIP pass, Grad-CAM on the fly, CAA + PAR pseudo labels, the decoder's losses."
+    from dataclasses import replace
+    from excel_nb.core import Timer
+    from excel_nb.train import shard_losses, train_pseudo_labels
+    timer, dev = timer or Timer(), excel.device
+    if excel.vit.cfg.n_svc != 0: raise ExcelError('weclip_train_step needs a vanilla tower (ExCEL built with SVCCfg(n_svc=0))')
+    head.train()
+    images, labels = batch['image'].to(dev), batch['label'].to(dev)
+    boxes = batch.get('box') if cfg.pad_ignore else None
+    refine = it >= cfg.dynamic_from
+    opt.zero_grad(set_to_none=True)
+    with timer('clip'): out = excel.clip_pass(images, keep_feats=True)
+    with timer('head'):
+        with torch.random.fork_rng(devices=[dev] if dev.type == 'cuda' else []):
+            torch.manual_seed(cfg.seed * 1_000_003 + it)
+            ho = head(out['feats'], out['grid'])
+    with timer('gradcam'):
+        n = excel.n_fg
+        cams, _ = compute_gradcam(excel.clip, images, labels, excel.text[:n], excel.text[n:], gradcam_scale,
+                                  before_last=out['feats'][-2])
+    with timer('pseudo'):
+        Y = train_pseudo_labels(cams, out['attn'], labels, out['grid'], images, replace(excel.cfg.pseudo, caa_thre=cfg.caa_thre),
+                                ho['attn_pred'].detach() if refine else None, boxes, par_input=cfg.par_input)
+    with timer('backward'):
+        ls = shard_losses(ho, Y, cfg)
+        ls['total'].backward()
+    with timer('step'): opt.step()
+    res = dict(seg=ls['seg'].item(), aff=ls['aff'].item(), total=ls['total'].item(), lr=opt.param_groups[0]['lr'],
+               refine=int(refine))
+    if keep_labels: res['pseudo'] = Y
+    return res
+
+# %% ../nbs/17_experiments.ipynb #dc7b2a69
+TRAIN_COST_METHODS = {
+    'excel-static': 'ExCEL, static phase (SVC + TSE CAM)',
+    'excel-dynamic': 'ExCEL, dynamic phase (LVC: second calibrated pass)',
+    'weclip-static': 'WeCLIP-style, Grad-CAM on the fly (CLIP attention in CAA)',
+    'weclip-refine': 'WeCLIP-style, Grad-CAM on the fly (decoder affinity in CAA)',
+}
+
+def reset_peak_rss() -> bool:
+    "Reset this process's peak resident set (Linux: /proc/self/clear_refs); False where that is not possible."
+    try:
+        with open('/proc/self/clear_refs', 'w') as f: f.write('5')
+        return True
+    except OSError: return False
+
+def peak_rss_mb() -> float:
+    "This process's peak resident set since start or the last reset_peak_rss (VmHWM), MB."
+    import re, resource
+    try:
+        with open('/proc/self/status') as f: return int(re.search(r'VmHWM:\s+(\d+)', f.read()).group(1)) / 1024
+    except (OSError, AttributeError): return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+def measure_train_cost(method:str, # a key of TRAIN_COST_METHODS
+                       model:str='ViT-B-16-quickgelu', # open_clip architecture
+                       pretrained:str|None=None, # weights (None: random; the cost does not depend on them)
+                       batch:int=4, crop:int=320, # the VOC recipe's shapes (spec 7.3)
+                       iters:int=2, # timed iterations
+                       warmup:int=1, # untimed iterations first
+                       device:str|None=None,
+                       threads:int=0, # torch CPU threads (0: leave as is)
+                       train:Mapping|None=None, # TrainCfg fields to change (smaller heads for smoke runs)
+                      ) -> dict:
+    "Seconds of each timed training iteration of one method, its stages, and the peak memory of its iterations."
+    import time
+    from excel_nb.cams import ExCEL, ExCELCfg
+    from excel_nb.clip import load_clip
+    from excel_nb.core import VOC_CLASSES, Timer, device_description, get_device
+    from excel_nb.decoder import build_optimizer
+    from excel_nb.options import TrainCfg
+    from excel_nb.svc import SVCCfg
+    from excel_nb.train import build_head, train_step
+    from excel_nb.tse import TSECfg, background_words
+    if method not in TRAIN_COST_METHODS: raise ExcelError(f"unknown method '{method}'; methods: {', '.join(TRAIN_COST_METHODS)}")
+    if iters < 1 or warmup < 0: raise ExcelError(f'need iters >= 1 and warmup >= 0, got {iters} and {warmup}')
+    if threads: torch.set_num_threads(threads)
+    dev = get_device(device)
+    clip = load_clip(model, pretrained, dev)
+    weclip = method.startswith('weclip')
+    excel = ExCEL.build(VOC_CLASSES, background_words('voc'), None,
+                        ExCELCfg(model=model, image_size=crop, tse=TSECfg(mode='template'), svc=SVCCfg(n_svc=0) if weclip else SVCCfg()),
+                        device=str(dev), clip=clip)
+    phase2 = method in ('excel-dynamic', 'weclip-refine')
+    cfg = TrainCfg(batch_size=batch, crop_size=crop, iters=30_000, **dict(train or {}))
+    cfg = dataclasses.replace(cfg, dynamic_from=0 if phase2 else 10 ** 9)
+    head = build_head(excel, cfg)
+    opt = build_optimizer(head, cfg.optim_cfg())
+    data = synthetic_train_batch(batch, crop, excel.n_fg)
+    data = {k: v.to(dev) for k, v in data.items()}
+    cuda = dev.type == 'cuda'
+    def sync():
+        if cuda: torch.cuda.synchronize(dev)
+    sync()
+    if cuda: torch.cuda.reset_peak_memory_stats(dev); base = torch.cuda.memory_allocated(dev) / 2 ** 20
+    else: reset_ok = reset_peak_rss(); base = peak_rss_mb()
+    timer = Timer(sync_cuda=cuda)
+    step = ((lambda i, t: weclip_train_step(excel, head, opt, data, i, cfg, timer=t)) if weclip else
+            (lambda i, t: train_step(excel, head, opt, data, i, cfg, timer=t)))
+    it0 = 100  # past the warm-up of the schedule
+    for w in range(warmup): step(it0 + w, None)
+    secs = []
+    for i in range(iters):
+        sync(); t0 = time.perf_counter()
+        r = step(it0 + warmup + i, timer)
+        sync(); secs.append(time.perf_counter() - t0)
+    if cuda: peak, kind = torch.cuda.max_memory_allocated(dev) / 2 ** 20, 'CUDA allocator peak (model included)'
+    else:
+        peak = peak_rss_mb()
+        kind = 'peak resident set of the process (model included)' + ('' if reset_ok else ', since process start')
+    return {'method': method, 'label': TRAIN_COST_METHODS[method], 'model': model, 'batch': batch, 'crop': crop,
+            's_per_it': secs, 'stages_s_per_it': {k: timer.total(k) / iters for k in timer.times},
+            'stage_s': {k: list(v) for k, v in timer.times.items()},  # each stage's seconds in each timed iteration
+            'peak_mb': peak, 'base_mb': base, 'memory': kind, 'device': device_description(dev),
+            'threads': torch.get_num_threads(), 'loss': r['total'],
+            'trainable_params': sum(p.numel() for p in head.parameters())}
+
+def measure_train_cost_isolated(**kw) -> dict:
+    "measure_train_cost in a fresh process (spawned), so that its peak memory is its own."
+    import concurrent.futures, multiprocessing
+    from excel_nb import experiments  # the module's function: what a spawned process can import
+    with concurrent.futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context('spawn')) as ex:
+        return ex.submit(experiments.measure_train_cost, **kw).result()

@@ -458,7 +458,8 @@ def cli_demo_args(p:argparse.ArgumentParser) -> None:
 
 # %% ../nbs/16_report.ipynb #d915bc06
 REPORT_TABLES = ('main_results', 'ablation_B', 'ablation_N', 'ablation_topk', 'tse_vs_template', 'components',
-                 'llm_sensitivity', 'gradcam_vs_svc', 'cross_dataset', 'cnn_backbone')  # = excel_nb.report.TABLES (tested)
+                 'llm_sensitivity', 'gradcam_vs_svc', 'cross_dataset', 'cnn_backbone', 'open_vocab',
+                 'train_cost')  # = excel_nb.report.TABLES (tested)
 
 def cli_report_args(p:argparse.ArgumentParser) -> None:
     p.add_argument('table', choices=REPORT_TABLES, help='the table to regenerate')

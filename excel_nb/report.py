@@ -31,12 +31,13 @@ from .core import (COCO_CLASSES, VOC_CLASSES, DataError, ExcelError, MissingFile
                            positive_int, save_json, seed_everything)
 
 # %% auto #0
-__all__ = ['PSEUDO', 'CAM', 'SEG_SS', 'SEG_MS', 'SEG_CRF', 'TABLES', 'DATA_KINDS', 'SMOKE_IMAGES', 'SMOKE_WORLD', 'FULL_WORLD',
-           'RESERVED', 'UNNAMED', 'PaperNumber', 'TableSpec', 'paper_number', 'find_repo_root', 'package_repo_root',
-           'reports_root', 'cache_root', 'check', 'RunCfg', 'builtin_root', 'ExperimentRun', 'run_fingerprint',
-           'start_run', 'merge_params', 'parse_overrides', 'expand_grid', 'GridPoint', 'resolve_layers', 'grid_points',
-           'collect_records', 'summarise_records', 'render_markdown', 'axis_top', 'series_label', 'plot_table',
-           'write_table', 'find_template', 'template_parameters', 'run_table', 'cli_report']
+__all__ = ['MIOU_UNIT', 'PSEUDO', 'CAM', 'SEG_SS', 'SEG_MS', 'SEG_CRF', 'TABLES', 'DATA_KINDS', 'SMOKE_IMAGES', 'SMOKE_WORLD',
+           'FULL_WORLD', 'RESERVED', 'UNNAMED', 'N_BOOT', 'PaperNumber', 'TableSpec', 'paper_number', 'find_repo_root',
+           'package_repo_root', 'reports_root', 'cache_root', 'check', 'RunCfg', 'builtin_root', 'ExperimentRun',
+           'run_fingerprint', 'start_run', 'merge_params', 'parse_overrides', 'expand_grid', 'GridPoint',
+           'resolve_layers', 'grid_points', 'collect_records', 'summarise_records', 'render_markdown', 'axis_top',
+           'series_label', 'plot_table', 'write_table', 'load_per_image', 'noise_summary', 'noise_markdown',
+           'find_template', 'template_parameters', 'run_table', 'cli_report']
 
 # %% ../nbs/16_report.ipynb #b4b83e6d
 @dataclass(frozen=True)
@@ -48,11 +49,15 @@ class PaperNumber:
     value: float  # the published value (mIoU, %)
     source: str  # where it comes from (spec section, [paper] / [README] / [log])
 
+MIOU_UNIT = 'mIoU (%)'
+
 @dataclass(frozen=True)
 class TableSpec:
     title: str  # heading of the table
     x: str|None = None  # numeric parameter on the figure's x axis (None: a bar chart of the rows)
     paper: tuple[PaperNumber, ...] = ()  # the paper's numbers for this table
+    unit: str = MIOU_UNIT  # what the numbers are; another phrase when each metric names its own unit
+    higher_is_better: bool = True  # which row of a metric is the best (the noise section compares each row with it)
 
 _DEF = '[paper] training-free ExCEL at its defaults B=112, N_s=5, keep 0.9 (spec 9.3)'
 PSEUDO, CAM = 'pseudo mIoU', 'CAM mIoU'
@@ -76,13 +81,18 @@ TABLES = {
     'components': TableSpec('Components: CLIP CAM, +SVC, +TSE, +LVC', None, (
         PaperNumber('voc', 'train', '+SVC', PSEUDO, 74.6, '[paper] SVC-only static CAM, spec 9.3'),
         PaperNumber('voc', 'train', '+SVC +TSE', PSEUDO, 77.2, '[paper] spec 9.3'))),
-    'llm_sensitivity': TableSpec('Sensitivity to the knowledge base: description sets, subsets, K-means seeds'),
+    'llm_sensitivity': TableSpec('Sensitivity to the knowledge base: description writers, subsets, shuffles, K-means seeds'),
     'gradcam_vs_svc': TableSpec('Grad-CAM (CLIP-ES style) against the static CAM (spec 10)', None, (
         PaperNumber('voc', 'train', 'Grad-CAM (CLIP-ES)', PSEUDO, 70.8, '[paper] CLIP-ES CAM (CAA, no PAR), spec 9.3/10'),
         PaperNumber('voc', 'train', 'static CAM (SVC)', PSEUDO, 74.6, '[paper] spec 9.3'),
         PaperNumber('voc', 'train', 'static CAM (SVC + TSE)', PSEUDO, 77.2, '[paper] spec 9.3'))),
     'cross_dataset': TableSpec('Cross-dataset: a model built for a larger class list, evaluated on VOC'),
     'cnn_backbone': TableSpec('ResNet CLIP: the calibration on the attention pool (spec 4.2, ResNet variant)'),
+    'open_vocab': TableSpec('Open vocabulary: classes outside the attribute bank (descriptions, name only) against seen classes'),
+    'train_cost': TableSpec('Training cost: ExCEL against a WeCLIP-style iteration (Grad-CAM on the fly)', None, (
+        PaperNumber('voc', 'train_aug', 'ExCEL, dynamic phase (LVC: second calibrated pass)', 'peak memory (MB)', 3200.0,
+                    '[3p] "3.2 GB GPU memory" for ExCEL training, spec 9.1'),),
+        unit='seconds per iteration and MB (each metric names its unit)', higher_is_better=False),
 }
 
 def paper_number(table:str, dataset:str, split:str, row:str, metric:str) -> PaperNumber|None:
@@ -118,7 +128,7 @@ def cache_root() -> Path:
 DATA_KINDS = ('world', 'fixture', 'voc', 'coco')
 SMOKE_IMAGES = 4  # images a smoke run evaluates
 SMOKE_WORLD = dict(n_train=4, n_val=4, size=96)  # the world generated for smoke runs
-FULL_WORLD = dict(n_train=200, n_val=100, size=160)  # the built-in world of the non-smoke runs
+FULL_WORLD = dict(n_train=200, n_val=1000, size=160)  # the built-in world of the non-smoke runs (val: issue 13, reports/README.md)
 
 def check(cond:bool, msg:str) -> None:
     "Raise a DataError with `msg` unless `cond` (validating template parameters)."
@@ -138,6 +148,7 @@ class RunCfg:
     device: str = ''  # 'cpu', 'cuda', 'cuda:1'; '' = cuda when available
     image_size: int = 0  # square input side; 0 = the default (320 for real CLIPs, spec 2)
     limit: int = 0  # evaluate the first `limit` images; 0 = all
+    world_val: int = 0  # validation images of the generated world (non-smoke runs); 0 = FULL_WORLD's
     batch_size: int = 8  # images per batch
     threads: int = 0  # torch CPU threads; 0: 1 on a CPU device, else torch's default
     smoke: bool = True  # a cheap test run: tiny generated data, a few images; refused by real tables
@@ -153,6 +164,7 @@ class RunCfg:
         check(self.image_size == 0 or (self.image_size >= 32 and self.image_size % 16 == 0),
               f'parameter image_size must be 0 or a multiple of 16 of at least 32, got {self.image_size}')
         check(self.limit >= 0, f'parameter limit must be >= 0, got {self.limit}')
+        check(self.world_val >= 0, f'parameter world_val must be >= 0, got {self.world_val}')
         check(self.batch_size >= 1, f'parameter batch_size must be >= 1, got {self.batch_size}')
         check(self.split != '', 'parameter split must not be empty')
         check(self.threads >= 0, f'parameter threads must be >= 0, got {self.threads}')
@@ -176,11 +188,13 @@ def _code_hash(module) -> str:
     return hashlib.sha1(Path(module.__file__).read_bytes()).hexdigest()[:8]
 
 def builtin_root(kind:str, # 'world' | 'fixture'
-                 smoke:bool) -> Path:
+                 smoke:bool,
+                 n_val:int=0, # world validation images of a non-smoke run (0: FULL_WORLD's)
+                ) -> Path:
     "The cached generated dataset of a kind, made on first use (and again whenever its generator's code changes)."
     if kind == 'world':
         import excel_nb.world as world
-        w = SMOKE_WORLD if smoke else FULL_WORLD
+        w = SMOKE_WORLD if smoke else dict(FULL_WORLD, n_val=n_val or FULL_WORLD['n_val'])
         final = cache_root()/'data'/f"world-{w['n_train']}-{w['n_val']}-{w['size']}-s0-{_code_hash(world)}"
         return _generate_once(final, lambda p: world.make_world(p, w['n_train'], w['n_val'], seed=0, size=w['size']))
     if kind == 'fixture':
@@ -203,7 +217,8 @@ class ExperimentRun:
     def __init__(self, cfg:RunCfg, params:dict, out_dir:Path):
         self.cfg, self.params, self.out_dir = cfg, params, out_dir
         self.device = get_device(cfg.device or None)
-        self.records, self.details, self.notes = [], {}, []
+        self.records, self.details, self.notes, self.per_image = [], {}, [], []
+        self.synthetic = None  # a description of generated inputs that stand in for a dataset (use_synthetic_data)
         self.t0, self._clip, self._data = time.time(), None, {}
         self._threads = torch.get_num_threads()
         if cfg.threads or self.device.type == 'cpu': torch.set_num_threads(cfg.threads or 1)
@@ -231,7 +246,7 @@ class ExperimentRun:
 
     def data_root(self) -> Path:
         if self.cfg.root: return Path(self.cfg.root).expanduser()
-        return builtin_root(self.kind, self.smoke)
+        return builtin_root(self.kind, self.smoke, self.cfg.world_val)
 
     def dataset(self, split:str|None=None):
         "The evaluation split (or `split`) as a SegDataset."
@@ -373,9 +388,11 @@ class ExperimentRun:
         return ex, head
 
     def add_metrics(self, row:str, metric:str, res:Mapping, # a ConfusionMatrix.compute / run_infer result
-                    x:float|None=None, seed:int|None=None, split:str|None=None) -> None:
+                    x:float|None=None, seed:int|None=None, split:str|None=None,
+                    per_image:np.ndarray|None=None, # N x 3 x K areas (experiments.prediction_stats of the saved masks)
+                   ) -> None:
         "Record the mIoU of a metrics dict."
-        self.add(row, metric, res['mIoU'], x, seed, split, res.get('n_images'), {'IoU': res.get('IoU')})
+        self.add(row, metric, res['mIoU'], x, seed, split, res.get('n_images'), {'IoU': res.get('IoU')}, per_image)
 
     def eval_kw(self) -> dict:
         "Keyword arguments for excel_nb.experiments.evaluate_pseudo: input size, device, images, batch."
@@ -389,12 +406,17 @@ class ExperimentRun:
             split:str|None=None, # split measured on (default: the run's)
             n_images:int|None=None,
             details:dict|None=None, # per-class IoU etc., kept in metrics.json
+            per_image:np.ndarray|None=None, # N x 3 x K areas of each image (experiments.image_stats), for the noise
+            classes:Sequence[int]|None=None, # class ids the value averages (None: all), with per_image
            ) -> None:
         "Record one number of the table."
         rec = {'row': row, 'metric': metric, 'value': None if value is None else round(float(value), 4), 'x': x,
-               'seed': seed, 'order': len(self.records), 'dataset': self.kind, 'split': split or self.cfg.split,
-               'n_images': n_images}
+               'seed': seed, 'order': len(self.records), 'dataset': 'synthetic' if self.synthetic else self.kind,
+               'split': split or self.cfg.split, 'n_images': n_images}
         self.records.append(rec)
+        if per_image is not None:
+            self.per_image.append({'order': rec['order'], 'array': per_image,
+                                   'classes': None if classes is None else [int(c) for c in classes]})
         if details: self.details[f'{row} | {metric}' + ('' if seed is None else f' | seed {seed}')] = details
 
     def add_eval(self, row:str, res:Mapping[str, Mapping], # {'pseudo': metrics, 'cam': metrics} of evaluate_pseudo
@@ -402,9 +424,15 @@ class ExperimentRun:
         "Record the pseudo-mask and raw CAM mIoU of one evaluate_pseudo variant."
         for key, metric in (('pseudo', PSEUDO), ('cam', CAM)):
             r = res[key]
-            self.add(row, metric, r['mIoU'], x, seed, split, r.get('n_images'), {'IoU': r.get('IoU')})
+            self.add(row, metric, r['mIoU'], x, seed, split, r.get('n_images'), {'IoU': r.get('IoU')}, r.get('per_image'))
+
+    def use_synthetic_data(self, description:str) -> None:
+        "The run measures generated inputs, not a dataset (train_cost): its records and metrics.json say so."
+        self.synthetic = description
 
     def data_info(self) -> dict:
+        if self.synthetic: return {'kind': 'synthetic', 'root': self.synthetic, 'split': self.cfg.split, 'n_images': None,
+                                   'smoke_data': self.smoke}
         ds = self._data.get(self.cfg.split)
         gen = self.data_root() if not self.cfg.root else None
         return {'kind': self.kind, 'root': self.cfg.root or f'generated: {gen.parent.name if gen.name == "VOC2012" else gen.name}',
@@ -422,6 +450,13 @@ class ExperimentRun:
              'finished': datetime.datetime.now().isoformat(timespec='seconds'), 'notes': self.notes,
              'versions': {'excel_nb': __version__, 'torch': torch.__version__, 'open_clip': open_clip.__version__},
              'details': self.details}
+        if self.per_image:  # each image's areas: write_table resamples the images (the noise of the image sample)
+            keys = {}  # one copy of an array that several records share (class groups of one result)
+            for e in self.per_image: keys.setdefault(id(e['array']), (f'a{len(keys)}', e['array']))
+            with atomic_write(self.out_dir/'per_image.npz') as f:  # areas of one image fit int32 (< 50 megapixels)
+                np.savez_compressed(f, **{k: np.asarray(a).astype(np.int32) for k, a in keys.values()})
+            m['per_image'] = {'file': 'per_image.npz', 'entries': [{'key': keys[id(e['array'])][0], 'order': e['order'],
+                                                                    'classes': e['classes']} for e in self.per_image]}
         m = _nan_to_none(m)
         save_json(m, self.out_dir/'metrics.json')
         torch.set_num_threads(self._threads)
@@ -450,7 +485,7 @@ def start_run(table:str, # table name (TABLES)
         if cfg.smoke and out.is_dir(): shutil.rmtree(out)  # the default smoke folder is scratch: start clean
     params = {**dataclasses.asdict(cfg), **specific}
     # a run folder (notebook 00_core): locked while the template runs; a re-run replaces the old numbers
-    folder = RunFolder(out, run_fingerprint(table, params), f'report {table}', 'overwrite', ['config.json', 'metrics.json'])
+    folder = RunFolder(out, run_fingerprint(table, params), f'report {table}', 'overwrite', ['config.json', 'metrics.json', 'per_image.npz'])
     folder.__enter__()
     run = ExperimentRun(cfg, params, out)
     run.folder = folder
@@ -565,7 +600,7 @@ def collect_records(run_dirs:Sequence[str|Path], # run folders holding metrics.j
         d, w = m.get('data', {}), m.get('weights', {})
         prov = {'run': rd.name, 'smoke': bool(m.get('smoke')), 'device': m.get('device'),
                 'git_commit': m.get('git_commit'), 'seconds': m.get('seconds'),
-                'data': f"{d.get('kind')}:{d.get('split')} ({d.get('n_images')} images) {d.get('root')}",
+                'data': f"{d.get('kind')}:{d.get('split')} " + (f"({d['n_images']} images) " if d.get('n_images') else '') + str(d.get('root')),
                 'weights': f"{w.get('model')} [{w.get('weights')}] " + (f"sha256 {w['sha256']}" if w.get('sha256')
                                                                           else f"#{w.get('fingerprint')}")}
         for r in m.get('results', []): rows.append({**r, **prov})
@@ -614,15 +649,17 @@ def render_markdown(s, # summarise_records output
         vals = sorted(set('; '.join(s[k]).split('; ')))
         lines.append(f"| {k} | {'<br>'.join(vals)} |")
     lines.append(f"| git commits | {', '.join(meta.get('commits') or ['unknown'])} |")
-    lines += ['', 'mIoU in %. `ours` is the mean over the runs of a row (seeds), `± std` their sample standard deviation '
+    unit = 'mIoU in %' if spec.unit == MIOU_UNIT else f'Units: {spec.unit}'
+    lines += ['', f'{unit}. `ours` is the mean over the runs of a row (seeds), `± std` their sample standard deviation '
               '(the paper reports the best of several runs, spec 8). `paper` is the published number for the same '
               'dataset and split, n/f where it gives none; Δ = ours − paper.', '']
     multi = s['dataset'].nunique() > 1 or s['split'].nunique() > 1
-    head = (['data'] if multi else []) + ['setting', 'metric', 'ours', '± std', 'runs', 'paper', 'Δ', 'paper source']
+    head = (['data'] if multi else []) + ['setting', 'metric', 'ours', '± std', '± img', 'runs', 'paper', 'Δ', 'paper source']
     lines += ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
     for _, r in s.iterrows():
         cells = ([f"{r['dataset']} {r['split']}"] if multi else []) + [
-            r['row'], r['metric'], _fmt(r['mean']), _fmt(r['std']) if r['n'] > 1 else '–', str(r['n']),
+            r['row'], r['metric'], _fmt(r['mean']), _fmt(r['std']) if r['n'] > 1 else '–',
+            _fmt(r['img_sd']) if np.isfinite(r.get('img_sd', np.nan)) else '–', str(r['n']),
             _fmt(r['paper'], 1), ('+' if r['diff'] > 0 else '') + _fmt(r['diff']) if not np.isnan(r['diff']) else '–',
             r['paper_source']]
         lines.append('| ' + ' | '.join(cells) + ' |')
@@ -630,6 +667,7 @@ def render_markdown(s, # summarise_records output
     others = [p for p in spec.paper if not ((s['dataset'] == p.dataset) & (s['split'] == p.split)).any()]
     if others: lines += ['', "The paper's numbers for this table are on other data (no difference computed): " +
                          '; '.join(f'{p.row}, {p.metric}: {p.value} on {p.dataset} {p.split} {p.source}' for p in others) + '.']
+    lines += noise_markdown(meta.get('noise'), meta.get('n_boot', N_BOOT), spec.higher_is_better)
     for note in meta.get('notes') or []: lines += ['', f'Note: {note}']
     return '\n'.join(lines) + '\n'
 
@@ -659,6 +697,11 @@ def plot_table(df, # collect_records output (one row per number; seaborn compute
     line = bool(spec.x) and df['x'].notna().all()
     pp = s[s['paper'].notna()]
     top = axis_top(list(df['value']) + list(pp['paper']))  # the axis starts at 0: differences at their true size
+    data = ', '.join(sorted(set(df['dataset'] + ' ' + df['split']))) + ' | ' + ', '.join(sorted({w.split(' [')[0] for w in df['weights']}))
+    n_runs = int(df.groupby(['row', 'label'])['value'].count().max())
+    runs = f', mean ± sd over {n_runs} runs' if n_runs > 1 else ', one run per point'
+    import textwrap
+    title = textwrap.fill(('[SMOKE] ' if smoke else '') + spec.title, 80) + '\n' + data
     if line:
         fig, ax = plt.subplots(figsize=(6.0, 3.4), dpi=100)
         df = df.assign(x=df['x'].astype(float))
@@ -671,33 +714,45 @@ def plot_table(df, # collect_records output (one row per number; seaborn compute
         ax.set_ylim(0, top); ax.set_xticks(sorted(df['x'].unique()))
         ax.legend(fontsize=8, loc='lower right')
         ax.grid(axis='y', color='0.9')
+        ax.tick_params(labelsize=8)
+        ax.set_ylabel(spec.unit + runs, fontsize=10)
+        ax.set_title(title, fontsize=9)
     else:
-        cell = lambda d: d['row'] + '\n' + d['label']
-        order = list(dict.fromkeys(cell(s)))  # one bar per (row, metric), in the table's order
-        fig, ax = plt.subplots(figsize=(6.4, 0.7 + 0.5 * len(order)), dpi=100)
-        sns.barplot(data=df.assign(cell=cell(df)), y='cell', x='value', hue='label', order=order, errorbar='sd',
-                    orient='h', dodge=False, legend=False, ax=ax)
-        for i, c in enumerate(order):
-            r = s[cell(s) == c].iloc[0]
-            txt = f"{r['mean']:.2f}" + (f" ± {r['std']:.2f}" if r['n'] > 1 else '')
-            ax.text(r['mean'] + (r['std'] if r['n'] > 1 and r['std'] == r['std'] else 0) + 0.01 * top, i, txt,
-                    va='center', fontsize=8)
-        if len(pp):
-            ax.scatter(pp['paper'], [order.index(c) for c in cell(pp)], marker='x', color='black', zorder=5, label='paper')
-            ax.legend(fontsize=8, loc='lower right')
-        ax.set_xlim(0, top); ax.set_ylabel('')
-        ax.grid(axis='x', color='0.9'); ax.set_axisbelow(True)
-    ax.tick_params(labelsize=8)
-    data = ', '.join(sorted(set(df['dataset'] + ' ' + df['split']))) + ' | ' + ', '.join(sorted({w.split(' [')[0] for w in df['weights']}))
-    n_runs = int(df.groupby(['row', 'label'])['value'].count().max())
-    unit = 'mIoU (%)' + (f', mean ± sd over {n_runs} runs' if n_runs > 1 else ', one run per point')
-    (ax.set_ylabel if line else ax.set_xlabel)(unit, fontsize=10)
-    ax.set_title(('[SMOKE] ' if smoke else '') + spec.title + '\n' + data, fontsize=9)
+        # one panel, or one per metric where the metrics have their own units (each axis from 0 to its own top)
+        facets = [None] if spec.unit == MIOU_UNIT else list(dict.fromkeys(s['label']))
+        cell = (lambda d: d['row'] + '\n' + d['label']) if facets == [None] else (lambda d: d['row'])
+        n_bars = len(dict.fromkeys(cell(s[s['label'] == facets[0]] if facets[0] else s)))
+        fig, axes = plt.subplots(len(facets), 1, figsize=(6.4 if facets == [None] else 7.2, 0.7 + (0.5 * n_bars + 0.6) * len(facets)
+                                                          - (0.6 if facets == [None] else 0)), dpi=100, squeeze=False)
+        for ax, f in zip(axes[:, 0], facets):
+            d_, s_, p_ = (df, s, pp) if f is None else (df[df['label'] == f], s[s['label'] == f], pp[pp['label'] == f])
+            vmax = max(list(d_['value']) + list(p_['paper']) + [0.0])
+            t_ = top if f is None else (1.45 * vmax if vmax > 0 else 1.0)
+            fmt = (lambda v: f'{v:.2f}') if f is None else (lambda v: f'{v:.3g}')
+            order = list(dict.fromkeys(cell(s_)))  # one bar per (row, metric), in the table's order
+            sns.barplot(data=d_.assign(cell=cell(d_)), y='cell', x='value', hue='label', order=order, errorbar='sd',
+                        orient='h', dodge=False, legend=False, ax=ax)
+            for i, c in enumerate(order):
+                r = s_[cell(s_) == c].iloc[0]
+                txt = fmt(r['mean']) + (f" ± {fmt(r['std']) if f is None else format(r['std'], '.2g')}" if r['n'] > 1 else '')
+                ax.text(r['mean'] + (r['std'] if r['n'] > 1 and r['std'] == r['std'] else 0) + 0.01 * t_, i, txt,
+                        va='center', fontsize=8)
+            if len(p_):
+                ax.scatter(p_['paper'], [order.index(c) for c in cell(p_)], marker='x', color='black', zorder=5, label='paper')
+                ax.legend(fontsize=8, loc='lower right')
+            ax.set_xlim(0, t_); ax.set_ylabel('')
+            ax.grid(axis='x', color='0.9'); ax.set_axisbelow(True)
+            ax.tick_params(labelsize=8)
+            k = int(d_.groupby(['row', 'label'])['value'].count().max())
+            ax.set_xlabel((spec.unit if f is None else f) + (f', mean ± sd over {k} runs' if k > 1 else ', one run per point'),
+                          fontsize=10 if f is None else 8)
+        (axes[0, 0].set_title if facets == [None] else fig.suptitle)(title, fontsize=9)
     fig.tight_layout()
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(path) as f: fig.savefig(f, format='png')
     plt.close(fig)
     return path
+
 def _rel(p:Path) -> str:
     "A path relative to the repository root when inside it, else absolute."
     p, root = Path(p).resolve(), find_repo_root()
@@ -712,17 +767,125 @@ def write_table(table:str, # table name
                ) -> dict[str, Path]:
     "Build the table of a set of runs: Markdown, CSV and a figure."
     df = collect_records(run_dirs, allow_smoke)
-    s = summarise_records(df, table)
+    s, noise = noise_summary(summarise_records(df, table), load_per_image(run_dirs),
+                             TABLES.get(table, TableSpec(table)).higher_is_better, df=df)
     runs_dir = Path(run_dirs[0]).parent
     meta = {'smoke': bool(df['smoke'].any()), 'date': datetime.date.today().isoformat(), 'n_runs': len(run_dirs),
             'runs_dir': _rel(runs_dir),
-            'commits': sorted(set(map(str, df['git_commit']))), 'notes': list(notes)}
+            'commits': sorted(set(map(str, df['git_commit']))), 'noise': noise, 'n_boot': N_BOOT,
+            'notes': list(notes) + list(dict.fromkeys(n for rd in run_dirs for n in load_json(Path(rd)/'metrics.json').get('notes') or []))}
     paths = {'md': Path(tables_dir)/f'{table}.md', 'csv': Path(tables_dir)/f'{table}.csv', 'png': Path(figures_dir)/f'{table}.png'}
     with atomic_write(paths['md'], 'w', encoding='utf-8') as f: f.write(render_markdown(s, table, meta))
-    cols = ['dataset', 'split', 'row', 'metric', 'x', 'mean', 'std', 'n', 'paper', 'diff', 'paper_source', 'data', 'weights', 'device', 'runs']
+    cols = ['dataset', 'split', 'row', 'metric', 'x', 'mean', 'std', 'img_sd', 'n', 'paper', 'diff', 'paper_source', 'data', 'weights', 'device', 'runs']
     with atomic_write(paths['csv'], 'w', encoding='utf-8', newline='') as f: s[cols].to_csv(f, index=False, float_format='%.4f')
     plot_table(df, s, table, paths['png'], meta['smoke'])
     return paths
+
+# %% ../nbs/16_report.ipynb #08e51284
+N_BOOT = 1000  # bootstrap resamples of the images in a table's noise estimate
+
+def load_per_image(run_dirs:Sequence[str|Path], # run folders (metrics.json, per_image.npz)
+                  ) -> dict[tuple, list]: # (dataset, split, row, metric) -> [(N x 3 x K areas, classes or None), ...]
+    "The per-image areas the runs kept, keyed like the table's cells (one entry per seed or run)."
+    out = {}
+    for rd in map(Path, run_dirs):
+        m = load_json(rd/'metrics.json')
+        pi = m.get('per_image')
+        if not pi: continue
+        f = rd/pi['file']
+        if not f.is_file(): raise MissingFileError(f'{f} is missing (named by {rd/"metrics.json"})')
+        arrays = np.load(f)
+        recs = {r['order']: r for r in m.get('results', [])}
+        for e in pi['entries']:
+            r = recs[e['order']]
+            out.setdefault((r['dataset'], r['split'], r['row'], r['metric']), []).append((arrays[e['key']], e['classes']))
+    return out
+
+def _by_seed(df, keys:Sequence[str]) -> dict[tuple, dict]:
+    "cell -> {seed: value} where every value of the cell has its own seed (else no entry)."
+    out = {}
+    for k, g in df.dropna(subset=['value']).groupby(keys, sort=False, dropna=False):
+        sd = g['seed'] if 'seed' in g else None
+        if sd is not None and sd.notna().all() and sd.is_unique: out[k] = dict(zip(sd.astype(int), g['value'].astype(float)))
+    return out
+
+def noise_summary(s, # summarise_records output
+                  per_image:Mapping[tuple, list], # load_per_image output
+                  higher_is_better:bool=True,
+                  n_boot:int=N_BOOT,
+                  seed:int=0,
+                  df=None, # collect_records output: rows that ran the same seeds are compared seed by seed
+                 ) -> tuple[Any, Any]: # (s with 'img_sd', one row per (cell, best cell) comparison)
+    "The noise of each row (bootstrap over images) and of its difference to the best row of its metric (images + seeds)."
+    import pandas as pd
+    from excel_nb.experiments import bootstrap_miou, bootstrap_weights
+    keys = ['dataset', 'split', 'row', 'metric']
+    seeds = _by_seed(df, keys) if df is not None else {}
+    weights, boots = {}, {}
+    for i, r in s.iterrows():
+        ent = per_image.get(tuple(r[k] for k in keys))
+        if not ent or len(ent) != r['n'] or len({a.shape[0] for a, _ in ent}) != 1: continue  # not every value has areas
+        N = ent[0][0].shape[0]
+        if N not in weights: weights[N] = bootstrap_weights(N, n_boot, seed)
+        boots[i] = (N, np.mean([bootstrap_miou(a, weights[N], c) for a, c in ent], axis=0))
+    s = s.assign(img_sd=[float(np.std(boots[i][1], ddof=1)) if i in boots else float('nan') for i in s.index])
+    rows = []
+    for (ds, sp, metric), g in s.groupby(['dataset', 'split', 'metric'], sort=False):
+        if len(g) < 2: continue
+        b = g['mean'].idxmax() if higher_is_better else g['mean'].idxmin()
+        for i, r in g.iterrows():
+            if i == b: continue
+            best = s.loc[b]
+            d = r['mean'] - best['mean']
+            sr, sb = seeds.get(tuple(r[k] for k in keys)), seeds.get(tuple(best[k] for k in keys))
+            by_seed = sr is not None and sb is not None and len(sr) > 1 and set(sr) == set(sb)
+            if by_seed:  # the same seeds (K-means, held-out classes, training): the spread of the per-seed differences
+                dd = [sr[k] - sb[k] for k in sr]
+                sd_seed = float(np.std(dd, ddof=1) / np.sqrt(len(dd)))
+            else:
+                var = lambda x: 0.0 if x['n'] < 2 or not np.isfinite(x['std']) else x['std'] ** 2 / x['n']
+                sd_seed = float(np.sqrt(var(r) + var(best))) if r['n'] > 1 or best['n'] > 1 else float('nan')
+            paired = i in boots and b in boots and boots[i][0] == boots[b][0]
+            sd_img = float(np.std(boots[i][1] - boots[b][1], ddof=1)) if paired else float('nan')
+            sd = float(np.sqrt(np.nansum([sd_seed ** 2, sd_img ** 2]))) if np.isfinite([sd_seed, sd_img]).any() else float('nan')
+            within = None if not sd > 0 else bool(abs(d) < 2 * sd)
+            rows.append({'dataset': ds, 'split': sp, 'metric': metric, 'row': r['row'], 'best': best['row'], 'delta': d,
+                         'sd_img': sd_img, 'sd_seed': sd_seed, 'by_seed': by_seed, 'sd': sd, 'within': within})
+    return s, pd.DataFrame(rows, columns=['dataset', 'split', 'metric', 'row', 'best', 'delta', 'sd_img', 'sd_seed', 'by_seed',
+                                          'sd', 'within'])
+
+def noise_markdown(noise, # noise_summary's comparisons
+                   n_boot:int=N_BOOT,
+                   higher_is_better:bool=True,
+                  ) -> list[str]:
+    "The table's noise section: each row against the best row of its metric, and which differences are within the noise."
+    if noise is None or not len(noise): return []
+    multi = noise['dataset'].nunique() > 1 or noise['split'].nunique() > 1
+    lines = ['', '## Noise', '',
+             f"`± std` is the spread over the runs of a row (its seeds); `± img` is the standard deviation of the row's mean "
+             f"over {n_boot} bootstrap resamples of its images (the noise of the image sample; '–' where the runs kept no "
+             f"per-image areas). Below, each row against the {'best' if higher_is_better else 'lowest'} row of its metric: "
+             "Δ = row − best, σ = sqrt(σ_img² + σ_seed²), σ_img from paired resamples (the same resampled images for "
+             'both rows), σ_seed the standard error of the difference over seeds: seed by seed where both rows ran the '
+             'same seeds (marked *), else from the spreads of the two rows. **A difference is within the noise when '
+             '|Δ| < 2σ**; "unknown" where neither spread could be measured (one run, no per-image areas).', '',
+             '| ' + ' | '.join((['data'] if multi else []) + ['metric', 'setting', 'best', 'Δ', 'σ_img', 'σ_seed',
+                                                                 'within the noise']) + ' |',
+             '|' + '---|' * (7 + multi)]
+    sd = lambda v: '–' if not np.isfinite(v) else _fmt(v)
+    verdict = lambda w: 'unknown' if w is None or (isinstance(w, float) and np.isnan(w)) else ('yes' if w else '**no**')
+    for _, r in noise.iterrows():
+        lines.append('| ' + ' | '.join(([f"{r['dataset']} {r['split']}"] if multi else []) + [
+            r['metric'], r['row'], r['best'], ('+' if r['delta'] > 0 else '') + _fmt(r['delta']), sd(r['sd_img']), sd(r['sd_seed']) + ('*' if r.get('by_seed') else ''),
+            verdict(r['within'])]) + ' |')
+    def names(sel):
+        return '; '.join(f"{m}: " + ', '.join(f"{r['row']} ({'+' if r['delta'] > 0 else ''}{r['delta']:.2f} ± {2 * r['sd']:.2f})"
+                                             for _, r in g.iterrows()) for m, g in noise[sel].groupby('metric', sort=False))
+    w = noise['within'].map(lambda v: v is True)
+    o = noise['within'].map(lambda v: v is False)
+    lines += ['', 'Within the noise of the best row (Δ ± 2σ): ' + (names(w) or 'none') + '.',
+              'Outside the noise: ' + (names(o) or 'none') + '.']
+    return lines
 
 # %% ../nbs/16_report.ipynb #fc8ae9f1
 def find_template(table:str, template:str|Path|None=None) -> Path:

@@ -164,7 +164,8 @@ class TextBank:
 
     def cache_key(self) -> str:
         c = self.cfg
-        return '_'.join([model_fingerprint(self.model), descriptions_hash(self.desc or {}), f'B{c.B}',
+        classes = hashlib.sha1('\n'.join(self.classes).encode()).hexdigest()[:8]  # whose sentences are clustered
+        return '_'.join([model_fingerprint(self.model), descriptions_hash(self.desc or {}), f'cls{classes}', f'B{c.B}',
                          f'seed{c.kmeans_seed}', f'ninit{c.n_init}'])
 
     def attributes(self) -> tuple[Tensor, Tensor]:
