@@ -216,11 +216,13 @@ def predict_split(dataset:SegDataset, # the split; its masks (when it has them) 
     if batch_size < 1: raise ExcelError(f'batch_size must be at least 1, got {batch_size}')
     n = len(dataset) if limit is None else min(limit, len(dataset))
     fp = fingerprint if fingerprint is not None else {k: v for k, v in config.items() if k != 'n_images'}
-    outputs = [str(rel), 'config.json', 'metrics.json', 'per_class.csv', 'per_class.md']
-    precious = [str(rel)]
+    metric_files = ['metrics.json', 'per_class.csv', 'per_class.md']
+    precious = [str(rel), 'scores']   # all a run of this folder may hold: cleared by resume=False whatever is asked now
     if scores_dir is not None:
-        try: outputs.append(str(Path(scores_dir).relative_to(out_dir))); precious.append(outputs[-1])
+        try: srel = str(Path(scores_dir).relative_to(out_dir))
         except ValueError: raise ExcelError(f'the scores folder {scores_dir} must lie inside the run folder {out_dir}') from None
+        if srel not in precious: precious.append(srel)
+    outputs = precious + ['config.json'] + metric_files
     def done(name:str) -> bool:
         return (pred_dir/f'{name}.png').exists() and (scores_dir is None or (Path(scores_dir)/f'{name}.npz').exists())
     conf = ConfusionMatrix(dataset.n_classes + 1) if dataset.has_masks else None
@@ -228,6 +230,7 @@ def predict_split(dataset:SegDataset, # the split; its masks (when it has them) 
     with RunFolder(out_dir, fp, command, 'resume' if resume else 'overwrite', outputs, precious=precious):
         pred_dir.mkdir(parents=True, exist_ok=True)
         todo = [i for i in range(n) if not done(dataset.names[i])]
+        for f in metric_files: (out_dir/f).unlink(missing_ok=True)   # an earlier run's numbers: stale until this one ends
         save_json({**config, 'n_images': n}, out_dir/'config.json')
         loader = torch.utils.data.DataLoader(torch.utils.data.Subset(dataset, todo), batch_size=batch_size,
                                              num_workers=workers, collate_fn=list)

@@ -47,9 +47,7 @@ def build_parser(argv:list[str]|None=None, # arguments, used to import only the 
         p = sub.add_parser(name, help=help_, description=help_)
         if name == chosen:
             import excel_nb.options
-            args_fn = getattr(excel_nb.options, _func_name(name) + '_args', None)
-            if args_fn is None: args_fn = getattr(importlib.import_module(mod), _func_name(name) + '_args')
-            args_fn(p)
+            getattr(excel_nb.options, _func_name(name) + '_args')(p)  # every command declares its options there
             p.add_argument('--debug', action='store_true', default=argparse.SUPPRESS,
                            help='show the full traceback of an error')
     return parser

@@ -154,6 +154,17 @@ def check_out_dir(path:str|Path, # an output folder to be (created and) written
         p = p.parent
     if not p.is_dir(): raise ExcelError(f'cannot create {what} {path}: {p} is a file, not a folder')
     if not os.access(p, os.W_OK | os.X_OK): raise ExcelError(f'cannot write {what} {path}: no write permission in {p}')
+    if p == path:  # an existing folder: refuse at once if another excel-nb run is writing it (its lock is held)
+        import fcntl
+        for lock in path.glob('.*.json.lock'):
+            try: fd = os.open(lock, os.O_RDONLY)
+            except OSError: continue
+            try: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                who = lock.read_text(errors='replace').strip() or 'another process'
+                raise ExcelError(f'{path} is being written by another excel-nb run ({who}); wait for it to finish '
+                                 'or use another --out') from None
+            finally: os.close(fd)
     return path
 
 class RunFolder:
@@ -230,12 +241,17 @@ class RunFolder:
                     warnings.warn(f'{self.path}: continuing a run made with other {"/".join(self.warn_only)} '
                                   f'({"; ".join(diff[:3])}); run.json records both', stacklevel=2)
                     same = True
+            if old is not None and old.get('command') != self.command:   # never mix (or clear) another command's run
+                raise ExcelError(f'{self.path} holds a {old.get("command")} run, not a {self.command} run; use another '
+                                 'folder for it')
             if old is not None and self.mode == 'fresh':
                 raise ExcelError(f'{self.path} already holds a {old.get("command")} run; {self.hint}')
             if old is not None and not same and self.mode == 'resume':
                 diff = fingerprint_diff(old.get('fingerprint'), self.fingerprint)
+                why = ('; the excel_nb code has changed since they were made, and outputs of two code versions are '
+                       'not mixed' if [d.split(':')[0] for d in diff] == ['code'] else '')
                 raise ExcelError(f'{self.path} holds outputs made with other settings ({"; ".join(diff[:6])}'
-                                 f'{"; ..." if len(diff) > 6 else ""}); {self.hint}')
+                                 f'{"; ..." if len(diff) > 6 else ""}){why}; {self.hint}')
             self.resumed = same and self.mode in ('resume', 'refresh')
             if not self.resumed:
                 self._clear_outputs()
@@ -314,7 +330,9 @@ def get_device(device:str|None=None, # 'cpu', 'cuda', 'cuda:1', or None for the 
     "Resolve a device name, with a clear error when CUDA is asked for but absent."
     import torch
     if device is None or device == 'auto': return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
-    dev = torch.device(device)
+    try: dev = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise ExcelError(f"unknown device {device!r} (--device); use cpu, cuda or cuda:N") from None
     if dev.type == 'cuda' and not torch.cuda.is_available():
         raise ExcelError(f"device '{device}' requested but CUDA is not available on this machine; use --device cpu")
     return dev

@@ -11,7 +11,7 @@ from pathlib import Path
 from .core import fraction, nonneg_int, open_fraction, positive_float, positive_int
 
 # %% auto #0
-__all__ = ['DATASET_KINDS', 'Parser', 'add_resource_args', 'add_data_args', 'add_run_args', 'add_model_args', 'cli_datacheck_args', 'cli_coco2voc_args', 'cli_describe_args', 'cli_cams_args', 'PAR_INPUTS', 'TRAIN_PRESETS', 'SCHEDULE_FIELDS', 'TrainCfg', 'scale_schedule', 'train_preset', 'apply_overrides', 'parse_sets', 'load_train_config', 'build_train_cfg', 'cli_train_args', 'cli_bench_train_args', 'cli_infer_args', 'cli_show_args', 'cli_parity_args', 'cli_bench_args', 'cli_demo_args', 'REPORT_TABLES', 'cli_report_args']
+__all__ = ['DATASET_KINDS', 'Parser', 'add_resource_args', 'add_data_args', 'add_run_args', 'add_model_args', 'cli_datacheck_args', 'cli_coco2voc_args', 'cli_describe_args', 'cli_cams_args', 'PAR_INPUTS', 'TRAIN_PRESETS', 'SCHEDULE_FIELDS', 'TrainCfg', 'scale_schedule', 'train_preset', 'apply_overrides', 'parse_sets', 'load_train_config', 'build_train_cfg', 'cli_train_args', 'cli_bench_train_args', 'cli_infer_args', 'cli_show_args', 'cli_parity_args', 'cli_bench_args', 'cli_world_args', 'cli_demo_args', 'REPORT_TABLES', 'cli_report_args']
 
 # %% ../nbs/00b_options.ipynb #c1836306
 class Parser(argparse.ArgumentParser):
@@ -182,10 +182,22 @@ class TrainCfg:
     def check(self) -> TrainCfg:
         "Validate the values; returns self."
         if self.preset not in TRAIN_PRESETS: raise ExcelError(f"unknown preset {self.preset!r}; use one of {sorted(TRAIN_PRESETS)}")
-        for k in ('iters', 'batch_size', 'crop_size', 'shards', 'val_batch_size'):
+        for k in ('iters', 'batch_size', 'crop_size', 'shards', 'val_batch_size', 'radius', 'embed_dim', 'decoder_layers',
+                  'decoder_heads'):
             if getattr(self, k) < 1: raise ExcelError(f'{k} must be at least 1, got {getattr(self, k)}')
-        for k in ('eval_every', 'save_every', 'num_workers', 'warmup_iters', 'radius', 'dynamic_from'):
+        for k in ('eval_every', 'save_every', 'num_workers', 'warmup_iters', 'dynamic_from'):
             if getattr(self, k) < 0: raise ExcelError(f'{k} must not be negative, got {getattr(self, k)}')
+        for k in ('self_aff_from', 'val_limit'):
+            v = getattr(self, k)
+            if v is not None and v < (1 if k == 'val_limit' else 0):
+                raise ExcelError(f'{k} must be {"at least 1" if k == "val_limit" else "not negative"} or null, got {v}')
+        for k in ('base_lr', 'head_lr_mult', 'eps', 'power'):
+            if not getattr(self, k) > 0: raise ExcelError(f'{k} must be > 0, got {getattr(self, k)}')
+        for k in ('weight_decay', 'w_aff'):
+            if not getattr(self, k) >= 0: raise ExcelError(f'{k} must not be negative, got {getattr(self, k)}')
+        for k, lo, hi in (('flip_p', 0, 1), ('dropout', 0, 0.999999), ('warmup_ratio', 1e-12, 1)):
+            if not lo <= getattr(self, k) <= hi: raise ExcelError(f'{k} must be in [{lo:g}, {hi:g}], got {getattr(self, k)}')
+        if not all(0 <= b < 1 for b in self.betas): raise ExcelError(f'betas must both be in [0, 1), got {self.betas}')
         if self.batch_size % self.shards:
             raise ExcelError(f'batch_size {self.batch_size} is not divisible into {self.shards} shards')
         lo, hi = self.scale_range
@@ -443,6 +455,28 @@ def _size(s:str) -> tuple[int, int]:
         if h > 0 and w > 0: return h, w
     except ValueError: pass
     raise argparse.ArgumentTypeError(f'expected HEIGHTxWIDTH in pixels, e.g. 375x500, got {s!r}')
+
+# %% ../nbs/15_world.ipynb #438c2327
+def cli_world_args(parser:argparse.ArgumentParser) -> None:
+    "Options of `excel-nb world {make,train-clip,eval-clip}`."
+    sub = parser.add_subparsers(dest='world_command', metavar='ACTION', required=True)
+    p = sub.add_parser('make', help='generate a world dataset in the VOC layout')
+    p.add_argument('--root', required=True, help='folder to create')
+    p.add_argument('--n-train', type=nonneg_int, default=200, help='training images (default 200)')
+    p.add_argument('--n-val', type=nonneg_int, default=100, help='validation images (default 100)')
+    p.add_argument('--seed', type=nonneg_int, default=0)
+    p.add_argument('--size', type=positive_int, default=160, help='image side in px, a multiple of 16, >= 32 (default 160)')
+    p.add_argument('--overwrite', action='store_true', help='replace an existing world folder')
+    p = sub.add_parser('train-clip', help='train the tiny world CLIP on CPU')
+    p.add_argument('--out', required=True, help='folder for world_clip.safetensors and train_record.json')
+    p.add_argument('--minutes', type=positive_float, default=20.0, help='wall-time cap (default 20)')
+    p.add_argument('--seed', type=nonneg_int, default=0)
+    p.add_argument('--steps', type=positive_int, default=None, help="optimizer steps (default: the recipe's, WorldTrainCfg.steps)")
+    p.add_argument('--threads', type=positive_int, default=2, help='CPU threads (default 2; the record says how many)')
+    p = sub.add_parser('eval-clip', help='zero-shot accuracy of a world CLIP on held-out images')
+    p.add_argument('--weights', default=None, help='safetensors file (default: the shipped model)')
+    p.add_argument('--n', type=positive_int, default=500, help='held-out images (default 500)')
+    p.add_argument('--seed', type=nonneg_int, default=0)
 
 # %% ../nbs/15a_demo.ipynb #2dd31c20
 def cli_demo_args(p:argparse.ArgumentParser) -> None:

@@ -26,10 +26,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .cams import ExCEL, ExCELCfg, default_workers, load_data_from_args
+from .cams import ExCEL, ExCELCfg, dataset_identity, default_workers, load_data_from_args
 from .options import (SCHEDULE_FIELDS, TRAIN_PRESETS, TrainCfg, apply_overrides, build_train_cfg, cli_train_args,
                               load_train_config, parse_sets, scale_schedule, train_preset)
-from .clip import clip_fingerprint
+from .clip import clip_fingerprint, describe_weights
 from .core import (DataError, ExcelError, MissingFileError, RunFolder, Timer, WeightsError, atomic_write,
                            check_out_dir, check_state_dict, code_fingerprint, device_description, get_device, git_commit,
                            load_yaml, positive_int, save_json, set_threads)
@@ -467,8 +467,7 @@ def run_config(excel:ExCEL, head:ExcelHead, cfg:TrainCfg, dataset:SegDataset, me
     h = _unwrap(head)
     c = {'excel': excel.cfg.to_dict(), 'adapter': asdict(h.adapter.cfg), 'decoder': asdict(h.decoder.cfg),
          'train': cfg.to_dict(), 'classes': list(dataset.classes), 'bg_words': None, 'descriptions': None,
-         'dataset': {'kind': None, 'root': str(dataset.root), 'split': dataset.split, 'n_images': len(dataset),
-                     'names_sha1': names_hash(dataset.names)},
+         'dataset': dataset_identity(dataset), 'weights': describe_weights(excel.clip),
          'clip_fingerprint': clip_fingerprint(excel.clip), 'world_size': _dist()[1]}
     for k, v in (meta or {}).items():
         if k == 'dataset': c['dataset'].update(v)
@@ -483,7 +482,7 @@ def train_fingerprint(config:Mapping, # run_config output
     c = json.loads(json.dumps(config))
     c['excel'] = {k: v for k, v in c['excel'].items() if k != 'pretrained'}   # the clip fingerprint names the weights
     c['train'] = {k: v for k, v in c['train'].items() if k not in RESUME_SAFE}
-    c['dataset'] = {k: c['dataset'].get(k) for k in ('kind', 'split', 'names_sha1')}
+    c['dataset'] = {k: c['dataset'].get(k) for k in ('kind', 'root', 'split', 'names_sha1', 'labels_sha1')}
     keep = ('excel', 'adapter', 'decoder', 'train', 'classes', 'bg_words', 'descriptions', 'dataset', 'clip_fingerprint')
     return {'command': 'train', **{k: c.get(k) for k in keep}, 'code': code_fingerprint()}
 
@@ -717,7 +716,7 @@ def train_from_args(args:argparse.Namespace, # parsed `excel-nb train` options
     from excel_nb.data import load_dataset
     flags = {k[3:]: v for k, v in vars(args).items() if k.startswith('tc_') and v is not None}
     if args.caa_thre is not None: flags['caa_thre'] = args.caa_thre
-    if args.workers is not None: flags['num_workers'] = args.workers
+    flags['num_workers'] = default_workers() if args.workers is None else args.workers
     default = args.dataset if args.dataset in ('coco', 'world') else 'voc'   # the dataset kind's recipe
     cfg = build_train_cfg(args.preset, args.config, flags, args.set, default, args.iters)
     if args.dataset == 'folder' and 'split' not in flags and 'split' not in parse_sets(args.set):
@@ -744,8 +743,9 @@ def cli_train(args:argparse.Namespace) -> int:
         summary, _ = train_from_args(args, dev)
         if rank == 0:
             v = summary['val']
-            print(f"trained {summary['iters']} iterations ({summary['it_per_s']} it/s) -> {args.out}"
-                  + (f"; val mIoU {v['mIoU']:.2f}" if v else ''))
+            done = (f"trained {summary['iters']} iterations ({summary['it_per_s']} it/s)"
+                    if summary['iters'] > summary['started_at'] else f"the run had already done its {summary['iters']} iterations")
+            print(f"{done} -> {args.out}" + (f"; val mIoU {v['mIoU']:.2f}" if v else ''))
         return 0
     finally:
         import torch.distributed as dist

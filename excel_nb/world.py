@@ -32,8 +32,7 @@ __all__ = ['WORLD_CLASSES', 'WORLD_BACKGROUNDS', 'WORLD_COLOURS', 'WORLD_TEXTURE
            'WorldSample', 'sample_background', 'make_world_sample', 'load_world_descriptions', 'make_caption',
            'make_world', 'load_world_dataset', 'overlay_mask', 'WorldTrainCfg', 'WorldPool', 'make_world_pool',
            'to_model_input', 'sample_crop', 'crop_content', 'make_world_batch', 'world_clip_loss', 'text_features',
-           'encode_image_any', 'evaluate_world_clip', 'train_world_clip', 'load_world_clip', 'cli_world_args',
-           'cli_world']
+           'encode_image_any', 'evaluate_world_clip', 'train_world_clip', 'load_world_clip', 'cli_world']
 
 # %% ../nbs/15_world.ipynb #ca086b88
 WORLD_CLASSES = ['star', 'ring', 'cross', 'crescent', 'heart', 'arrow', 'triangle', 'spiral', 'flower',
@@ -679,24 +678,6 @@ def load_world_clip(device:str|torch.device='cpu',
     return load_clip(MODEL_NAME, path, device=device)
 
 # %% ../nbs/15_world.ipynb #a146f7ca
-def cli_world_args(parser:argparse.ArgumentParser) -> None:
-    "Options of `excel-nb world {make,train-clip,eval-clip}`."
-    sub = parser.add_subparsers(dest='world_command', metavar='ACTION', required=True)
-    p = sub.add_parser('make', help='generate a world dataset in the VOC layout')
-    p.add_argument('--root', required=True, help='folder to create')
-    p.add_argument('--n-train', type=int, default=200); p.add_argument('--n-val', type=int, default=100)
-    p.add_argument('--seed', type=int, default=0); p.add_argument('--size', type=int, default=160)
-    p.add_argument('--overwrite', action='store_true', help='replace an existing folder')
-    p = sub.add_parser('train-clip', help='train the tiny world CLIP on CPU')
-    p.add_argument('--out', required=True, help='folder for world_clip.safetensors and train_record.json')
-    p.add_argument('--minutes', type=float, default=20.0, help='wall-time cap')
-    p.add_argument('--seed', type=int, default=0)
-    p.add_argument('--steps', type=int, default=None, help=f'optimizer steps (default {WorldTrainCfg.steps})')
-    p.add_argument('--threads', type=int, default=2)
-    p = sub.add_parser('eval-clip', help='zero-shot accuracy of a world CLIP on held-out images')
-    p.add_argument('--weights', default=None, help='safetensors file (default: the shipped model)')
-    p.add_argument('--n', type=int, default=500); p.add_argument('--seed', type=int, default=0)
-
 def cli_world(args:argparse.Namespace) -> int:
     "Run `excel-nb world ...`."
     if args.world_command == 'make':
