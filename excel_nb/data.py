@@ -27,13 +27,14 @@ from PIL import Image
 
 from .core import (COCO_CLASSES, VOC_CLASSES, DataError, ExcelError, MissingFileError, RunFolder, atomic_write,
                            code_fingerprint, file_sha1, save_json)
+from .options import DATASET_KINDS, DATASET_LOADERS, DATASET_MODULES
 
 # %% auto #0
-__all__ = ['IMAGE_EXTS', 'MAX_PIXELS', 'COCO_PREFIXES', 'DATASET_KINDS', 'COCO_CATEGORY_IDS', 'COCO_SPELLINGS', 'IMAGENET_MEAN',
-           'IMAGENET_STD', 'voc_palette', 'save_label_png', 'read_text', 'read_json', 'pixel_limit', 'open_image_file',
-           'load_image', 'load_mask', 'mask_to_label', 'NumpyOnlyUnpickler', 'load_labels', 'check_label_table',
-           'SegDataset', 'sbd_list_dirs', 'build_train_aug', 'VOCDataset', 'coco_mask_name', 'COCODataset',
-           'read_class_list', 'FolderDataset', 'load_dataset', 'make_voc_tree', 'make_coco_annotations',
+__all__ = ['IMAGE_EXTS', 'MAX_PIXELS', 'COCO_PREFIXES', 'COCO_CATEGORY_IDS', 'COCO_SPELLINGS', 'IMAGENET_MEAN', 'IMAGENET_STD',
+           'voc_palette', 'save_label_png', 'read_text', 'read_json', 'pixel_limit', 'open_image_file', 'load_image',
+           'load_mask', 'mask_to_label', 'NumpyOnlyUnpickler', 'load_labels', 'check_label_table', 'SegDataset',
+           'sbd_list_dirs', 'build_train_aug', 'VOCDataset', 'coco_mask_name', 'COCODataset', 'read_class_list',
+           'FolderDataset', 'register_dataset_kind', 'load_dataset', 'make_voc_tree', 'make_coco_annotations',
            'coco_category_map', 'load_coco_instances', 'coco_to_voc', 'make_folder_dataset', 'normalize', 'preprocess',
            'denormalize', 'augment_train', 'TrainDataset', 'unwrap_worker_error', 'worker_errors_unwrapped',
            'check_dataset', 'scan_split_files', 'validate_split', 'cli_datacheck', 'cli_coco2voc']
@@ -622,21 +623,31 @@ class FolderDataset(SegDataset):
     def mask_path(self, i:int) -> Path: return self.mask_dir/f'{self.names[i]}.png'
 
 # %% ../nbs/01_data.ipynb #53fa93b6
-DATASET_KINDS = ('voc', 'coco', 'folder', 'world')  # what every command's --dataset accepts
+def register_dataset_kind(name:str, # the kind: load_dataset(name, ...); listed in excel_nb.options.DATASET_MODULES for --dataset
+                          loader, # loader(root, split=..., **options) -> SegDataset; raises ExcelError on bad options
+                          default_split:str='train', # the split when none is given
+                         ) -> None:
+    "Make a dataset kind loadable by `load_dataset` (the module that defines a kind calls this when imported)."
+    if not isinstance(name, str) or not name or not callable(loader):
+        raise ExcelError(f'bad dataset kind {name!r}: needs a name and a callable loader')
+    DATASET_LOADERS[name] = (loader, default_split)
 
-def load_dataset(kind:str, # 'voc' | 'coco' | 'folder' | 'world' (the built-in world, `excel-nb world make`)
+register_dataset_kind('voc', VOCDataset)
+register_dataset_kind('coco', COCODataset)
+register_dataset_kind('folder', FolderDataset, default_split='all')
+
+def load_dataset(kind:str, # a kind of excel_nb.options.DATASET_MODULES ('voc', 'coco', 'folder', 'world') or one registered
                  root:str|Path, # dataset root (see each class)
-                 split:str|None=None, # default 'train' (voc, coco, world) or 'all' (folder)
+                 split:str|None=None, # default: the kind's ('train'; 'all' for folder)
                  **kw) -> SegDataset:
-    "Build a dataset by kind: `load_dataset('voc', '/data/VOC2012', 'val')`."
-    kinds = {'voc': VOCDataset, 'coco': COCODataset, 'folder': FolderDataset}
-    if kind not in DATASET_KINDS: raise ExcelError(f'unknown dataset kind {kind!r}; use one of {sorted(DATASET_KINDS)}')
-    if split is None: split = 'all' if kind == 'folder' else 'train'
-    if kind == 'world':  # generated in the VOC layout by excel_nb.world (notebook 15_world)
-        from excel_nb.world import load_world_dataset
-        if kw: raise ExcelError(f'a world dataset takes no {", ".join(sorted(kw))} option: its labels come from its masks')
-        return load_world_dataset(root, split)
-    return kinds[kind](root, split=split, **kw)
+    """Build a dataset by kind: `load_dataset('voc', '/data/VOC2012', 'val')`. A kind defined in another module
+    (the built-in world) is loaded by importing that module, which registers it. Raises ExcelError for an unknown kind."""
+    if kind not in DATASET_LOADERS and kind in DATASET_MODULES: importlib.import_module(DATASET_MODULES[kind])
+    if kind not in DATASET_LOADERS:
+        raise ExcelError(f'unknown dataset kind {kind!r}; use one of {sorted(set(DATASET_KINDS) | set(DATASET_LOADERS))}')
+    loader, default_split = DATASET_LOADERS[kind]
+    return loader(root, split=default_split if split is None else split, **kw)
+
 
 # %% ../nbs/01_data.ipynb #78a5ed67
 def _draw_scene(rng:np.random.Generator, h:int, w:int, class_ids:Sequence[int]) -> tuple[np.ndarray, np.ndarray]:

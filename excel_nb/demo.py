@@ -36,13 +36,10 @@ def demo_cfg(row:str, image_size:int=224, B:int=48) -> ExCELCfg:
                     svc=SVCCfg(n_svc=n_svc), tse=TSECfg(B=B, mode=tse_mode), pseudo=PseudoCfg())
 
 def _world(out:Path, n_val:int, seed:int, size:int) -> Path:
-    "The world's validation split under out/world, generated once (kept when its settings match)."
-    from excel_nb.world import make_world
+    "The world's validation split under out/world, generated once (kept while its settings and the world's code match)."
+    from excel_nb.world import make_world, same_world
     root = out/'world'
-    meta = root/'world.json'
-    if meta.is_file():
-        m = load_json(meta)
-        if (m.get('n_val'), m.get('seed'), m.get('size')) == (n_val, seed, size): return root
+    if same_world(root, n_train=0, n_val=n_val, seed=seed, size=size): return root
     return make_world(root, n_train=0, n_val=n_val, seed=seed, size=size, overwrite=True)
 
 def run_demo(out_dir:str|Path='demo_out', # everything is written here

@@ -11,7 +11,7 @@ from pathlib import Path
 from .core import fraction, nonneg_int, open_fraction, positive_float, positive_int
 
 # %% auto #0
-__all__ = ['DATASET_KINDS', 'Parser', 'add_resource_args', 'add_data_args', 'add_run_args', 'add_model_args', 'cli_datacheck_args', 'cli_coco2voc_args', 'cli_describe_args', 'cli_cams_args', 'PAR_INPUTS', 'TRAIN_PRESETS', 'SCHEDULE_FIELDS', 'TrainCfg', 'scale_schedule', 'train_preset', 'apply_overrides', 'parse_sets', 'load_train_config', 'build_train_cfg', 'cli_train_args', 'cli_bench_train_args', 'cli_infer_args', 'cli_show_args', 'cli_parity_args', 'cli_bench_args', 'cli_world_args', 'cli_demo_args', 'REPORT_TABLES', 'cli_report_args']
+__all__ = ['DATASET_MODULES', 'DATASET_KINDS', 'DATASET_LOADERS', 'Parser', 'add_resource_args', 'add_data_args', 'add_run_args', 'add_model_args', 'cli_datacheck_args', 'cli_coco2voc_args', 'cli_describe_args', 'cli_cams_args', 'PAR_INPUTS', 'TRAIN_PRESETS', 'SCHEDULE_FIELDS', 'TrainCfg', 'scale_schedule', 'train_preset', 'apply_overrides', 'parse_sets', 'load_train_config', 'build_train_cfg', 'cli_train_args', 'cli_bench_train_args', 'cli_infer_args', 'cli_show_args', 'cli_parity_args', 'cli_bench_args', 'cli_world_args', 'cli_demo_args', 'REPORT_TABLES', 'cli_report_args']
 
 # %% ../nbs/00b_options.ipynb #c1836306
 class Parser(argparse.ArgumentParser):
@@ -20,7 +20,13 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f'{self.prog}: error: {message} (see {self.prog} --help)\n')
 
 # %% ../nbs/00b_options.ipynb #38734d7e
-DATASET_KINDS = ('voc', 'coco', 'folder', 'world')  # what every --dataset accepts (excel_nb.data loads them)
+# The dataset-kind registry: every --dataset kind and the module that defines it. That module registers the
+# kind's loader with excel_nb.data.register_dataset_kind when imported; load_dataset imports it on first use,
+# so excel_nb.data never names the modules above it (the built-in world, 15_world).
+DATASET_MODULES = {'voc': 'excel_nb.data', 'coco': 'excel_nb.data', 'folder': 'excel_nb.data',
+                   'world': 'excel_nb.world'}
+DATASET_KINDS = tuple(DATASET_MODULES)  # what every --dataset accepts
+DATASET_LOADERS: dict[str, tuple] = {}  # kind -> (loader, default split): filled by excel_nb.data.register_dataset_kind
 
 def add_resource_args(p:argparse.ArgumentParser, workers:bool=True) -> None:
     "--threads (and --workers): the machine's resources a compute command may use."

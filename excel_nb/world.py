@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib.util
 import json
 import math
 import os
@@ -25,14 +26,16 @@ from PIL import Image
 from torch import Tensor, nn
 
 from .core import DataError, ExcelError, MissingFileError, WeightsError, asset_path, atomic_write, save_json
+from .data import register_dataset_kind
 
 # %% auto #0
 __all__ = ['WORLD_CLASSES', 'WORLD_BACKGROUNDS', 'WORLD_COLOURS', 'WORLD_TEXTURES', 'CLASS_STYLE', 'BG_COLOURS', 'SPLIT_CODES',
            'BG_PHRASES', 'CAPTION_TEMPLATES', 'MODEL_NAME', 'render_background', 'shape_parts', 'rasterize_shape',
            'WorldSample', 'sample_background', 'make_world_sample', 'load_world_descriptions', 'make_caption',
-           'make_world', 'load_world_dataset', 'overlay_mask', 'WorldTrainCfg', 'WorldPool', 'make_world_pool',
-           'to_model_input', 'sample_crop', 'crop_content', 'make_world_batch', 'world_clip_loss', 'text_features',
-           'encode_image_any', 'evaluate_world_clip', 'train_world_clip', 'load_world_clip', 'cli_world']
+           'world_code_fingerprint', 'world_settings', 'same_world', 'make_world', 'load_world_dataset', 'overlay_mask',
+           'WorldTrainCfg', 'WorldPool', 'make_world_pool', 'to_model_input', 'sample_crop', 'crop_content',
+           'make_world_batch', 'world_clip_loss', 'text_features', 'encode_image_any', 'evaluate_world_clip',
+           'train_world_clip', 'load_world_clip', 'cli_world']
 
 # %% ../nbs/15_world.ipynb #ca086b88
 WORLD_CLASSES = ['star', 'ring', 'cross', 'crescent', 'heart', 'arrow', 'triangle', 'spiral', 'flower',
@@ -332,6 +335,24 @@ def make_caption(objects:list[dict], # objects in view: dicts with cls, colour, 
 # %% ../nbs/15_world.ipynb #04f322cc
 def _sample_name(split:str, i:int) -> str: return f'{split}_{i:05d}'
 
+def world_code_fingerprint() -> str:
+    "sha1 (16 hex digits) of this module's source, nbdev cell markers left out: the code that draws a world."
+    text = ''.join(l for l in Path(importlib.util.find_spec('excel_nb.world').origin).read_text(encoding='utf-8').splitlines(True) if not l.startswith('# %% '))
+    return hashlib.sha1(text.encode()).hexdigest()[:16]
+
+def world_settings(root:str|Path, # a folder
+                  ) -> dict|None:
+    "The settings a world folder was made with (its world.json), or None when `root` holds no world."
+    meta = Path(root)/'world.json'
+    try: m = json.loads(meta.read_text(encoding='utf-8'))
+    except (OSError, ValueError): return None
+    return m if isinstance(m, dict) and m.get('generator') == 'excel_nb.world' else None
+
+def same_world(root:str|Path, **settings) -> bool:
+    "Whether `root` holds a world made by this code with these settings (n_train, n_val, seed, size, ...)."
+    m = world_settings(root)
+    return m is not None and m.get('code') == world_code_fingerprint() and all(m.get(k) == v for k, v in settings.items())
+
 def make_world(root:str|Path, # folder to create (must not exist unless overwrite)
                n_train:int=200, # images in the train split
                n_val:int=100, # images in the val split
@@ -340,13 +361,20 @@ def make_world(root:str|Path, # folder to create (must not exist unless overwrit
                captions_per_image:int=3,
                overwrite:bool=False, # replace an existing folder
               ) -> Path:
-    "Generate the world's segmentation dataset in the VOC layout; returns `root`."
+    """Generate the world's segmentation dataset in the VOC layout; returns `root`. Written in a hidden folder
+    beside `root` and moved into place at the end (an interruption leaves no half world). `world.json` records the
+    settings and `world_code_fingerprint()`. Raises ExcelError for bad settings, for a non-empty `root` without
+    `overwrite`, and always for a non-empty `root` that is not a world (overwrite never deletes other data)."""
     from excel_nb.data import save_label_png
     root = Path(root)
     if n_train < 0 or n_val < 0 or n_train + n_val == 0: raise ExcelError(f'need some images, got n_train={n_train}, n_val={n_val}')
     if size < 32 or size % 16: raise ExcelError(f'size must be a multiple of 16 and at least 32, got {size}')
-    if root.exists() and any(root.iterdir()) and not overwrite:
-        raise ExcelError(f'{root} exists and is not empty; pass overwrite=True (--overwrite) to replace it')
+    if root.exists() and not root.is_dir(): raise ExcelError(f'{root} exists and is not a folder')
+    if root.exists() and any(root.iterdir()):
+        if not overwrite: raise ExcelError(f'{root} exists and is not empty; pass overwrite=True (--overwrite) to replace it')
+        if world_settings(root) is None:
+            raise ExcelError(f'{root} is not a world folder (no world.json from excel_nb.world); refusing to replace it: '
+                             'choose an empty or new --root')
     root.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f'.{root.name}.', suffix='.part', dir=root.parent))
     try:
@@ -371,6 +399,7 @@ def make_world(root:str|Path, # folder to create (must not exist unless overwrit
         (tmp/'classes.txt').write_text(''.join(f'{c}\n' for c in WORLD_CLASSES))
         (tmp/'background_words.txt').write_text(''.join(f'{c}\n' for c in WORLD_BACKGROUNDS))
         save_json(dict(generator='excel_nb.world', version=1, seed=seed, size=size, n_train=n_train, n_val=n_val,
+                       captions_per_image=captions_per_image, code=world_code_fingerprint(),
                        classes=WORLD_CLASSES, backgrounds=WORLD_BACKGROUNDS), tmp/'world.json')
         if root.exists(): shutil.rmtree(root)
         os.replace(tmp, root)
@@ -381,15 +410,19 @@ def make_world(root:str|Path, # folder to create (must not exist unless overwrit
 
 def load_world_dataset(root:str|Path, # a folder written by make_world
                        split:str='train', # 'train' | 'val'
-                      ):
-    "The world's split as an `excel_nb.data.FolderDataset` (12 classes, masks, image-level labels)."
+                       **kw):
+    """The world's split as an `excel_nb.data.FolderDataset` (12 classes, masks, image-level labels); the loader
+    of the dataset kind 'world' (`load_dataset('world', root, split)`). Raises ExcelError for any other option."""
     from excel_nb.data import FolderDataset
+    if kw: raise ExcelError(f'a world dataset takes no {", ".join(sorted(kw))} option: its labels come from its masks')
     root = Path(root)
     if not (root/'world.json').is_file(): raise MissingFileError(f'no world dataset at {root} (world.json missing)')
     ds = FolderDataset(root, classes='classes.txt', labels='cls_labels.json', masks='SegmentationClass',
                        images='JPEGImages', list_file=f'ImageSets/Segmentation/{split}.txt', split=split)
     ds.kind = 'world'   # the dataset kind run records name (excel_nb.cams.dataset_identity)
     return ds
+
+register_dataset_kind('world', load_world_dataset)  # every command's --dataset world (excel_nb.options.DATASET_MODULES)
 
 # %% ../nbs/15_world.ipynb #fd86fb81
 def overlay_mask(image:np.ndarray, # H x W x 3 uint8
@@ -681,7 +714,10 @@ def load_world_clip(device:str|torch.device='cpu',
 def cli_world(args:argparse.Namespace) -> int:
     "Run `excel-nb world ...`."
     if args.world_command == 'make':
-        root = make_world(args.root, args.n_train, args.n_val, args.seed, args.size, overwrite=args.overwrite)
+        settings = dict(n_train=args.n_train, n_val=args.n_val, seed=args.seed, size=args.size)
+        if not args.overwrite and same_world(args.root, **settings):
+            print(f'{args.root} already holds this world (same settings and code): nothing to do'); return 0
+        root = make_world(args.root, **settings, overwrite=args.overwrite)
         print(f'wrote {args.n_train} train and {args.n_val} val images to {root}')
     elif args.world_command == 'train-clip':
         cfg = WorldTrainCfg() if args.steps is None else WorldTrainCfg(steps=args.steps)
