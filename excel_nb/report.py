@@ -964,7 +964,8 @@ def run_table(table:str, # a name of TABLES
         try:
             pm.execute_notebook(str(nb), str(out/f'{table}.ipynb'), parameters={**p.params, 'out_dir': str(out.resolve())},
                                 kernel_name=kernel, cwd=str(find_repo_root() or Path.cwd()), progress_bar=False,
-                                log_output=False)
+                                log_output=False,  # the kernel's own errors still show; not its warning about loopback TCP
+                                extra_arguments=['--IPKernelApp.log_level=ERROR'])
         except Exception as e:
             msg = str(e).strip().splitlines()
             failed.append((p.name, next((l for l in reversed(msg) if l.strip()), type(e).__name__)))
