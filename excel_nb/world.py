@@ -33,11 +33,11 @@ from .options import WORLD_NAMES
 __all__ = ['WORLD_CLASSES', 'WORLD_BACKGROUNDS', 'WORLD2_CLASSES', 'WORLD2_BACKGROUNDS', 'WORLD_COLOURS', 'WORLD_TEXTURES',
            'CLASS_STYLE', 'BG_COLOURS', 'SPLIT_CODES', 'WORLDS', 'BG_PHRASES', 'CAPTION_TEMPLATES', 'MODEL_NAME',
            'WorldKind', 'world_kind', 'render_background', 'shape_parts', 'rasterize_shape', 'WorldSample',
-           'sample_background', 'make_world_sample', 'load_world_descriptions', 'load_world_bg_words', 'make_caption',
-           'world_code_fingerprint', 'world_settings', 'same_world', 'make_world', 'load_world_dataset', 'overlay_mask',
-           'WorldTrainCfg', 'WorldPool', 'make_world_pool', 'to_model_input', 'sample_crop', 'crop_content',
-           'make_world_batch', 'world_clip_loss', 'text_features', 'encode_image_any', 'evaluate_world_clip',
-           'train_world_clip', 'load_world_clip', 'cli_world']
+           'sample_background', 'make_world_sample', 'folder_world', 'load_world_descriptions', 'load_world_bg_words',
+           'make_caption', 'world_code_fingerprint', 'world_settings', 'same_world', 'make_world', 'load_world_dataset',
+           'overlay_mask', 'WorldTrainCfg', 'WorldPool', 'make_world_pool', 'to_model_input', 'sample_crop',
+           'crop_content', 'make_world_batch', 'world_clip_loss', 'text_features', 'encode_image_any',
+           'evaluate_world_clip', 'train_world_clip', 'load_world_clip', 'cli_world']
 
 # %% ../nbs/15_world.ipynb #ca086b88
 WORLD_CLASSES = ['star', 'ring', 'cross', 'crescent', 'heart', 'arrow', 'triangle', 'spiral', 'flower',
@@ -369,9 +369,11 @@ def make_world_sample(seed:Sequence[int], # (seed, split code, index): fixes eve
     return WorldSample(image, label, inst, bg_index, dict(backgrounds=bgs, objects=objs))
 
 # %% ../nbs/15_world.ipynb #40d0ddfe
-def _world_of_folder(root:Path) -> str:
-    "The world a folder written by make_world holds (its world.json; folders from before world names: 'world')."
+def folder_world(root:str|Path, # a folder written by make_world
+                ) -> str:
+    "The world a folder written by make_world holds: its world.json says ('world' for a folder from before world names)."
     from excel_nb.data import read_json
+    root = Path(root)
     m = read_json(root/'world.json', 'world record') if (root/'world.json').is_file() else {}
     return m.get('world', 'world') if isinstance(m, dict) else 'world'
 
@@ -383,7 +385,7 @@ def load_world_descriptions(path:str|Path|None=None, # a JSON file, a world fold
     """A world's TSE description file: class -> 20 sentences 'a clean origami {cls}. it ...'. Raises
     MissingFileError for a missing file, DataError for a file that lacks a class of the world or a sentence form."""
     folder = Path(path) if path is not None and Path(path).is_dir() else None
-    wk = world_kind(world if world is not None else _world_of_folder(folder) if folder is not None else 'world')
+    wk = world_kind(world if world is not None else folder_world(folder) if folder is not None else 'world')
     path = folder/'descriptions.json' if folder is not None else Path(path) if path is not None else asset_path('world', wk.descriptions)
     if not path.is_file(): raise MissingFileError(f'description file not found: {path}')
     from excel_nb.data import read_json   # UTF-8 with or without a byte-order mark, clear errors
