@@ -31,7 +31,8 @@ from .tse import TSECfg, TextBank, background_words, descriptions_hash
 # %% auto #0
 __all__ = ['SCORE_KINDS', 'DATASET_TYPES', 'KIND_DEFAULTS', 'NO_WEIGHTS', 'ExCELCfg', 'ExCEL', 'save_scores', 'load_scores',
            'dataset_identity', 'predict_split', 'run_cams', 'cam_scores', 'default_workers', 'parse_words',
-           'default_folder_bg_words', 'resolve_model_args', 'build_from_args', 'load_data_from_args', 'cli_cams']
+           'default_folder_bg_words', 'resolve_model_args', 'own_world_file', 'build_from_args', 'load_data_from_args',
+           'cli_cams']
 
 # %% ../nbs/08_cams.ipynb #2abb70e6
 @dataclass
@@ -361,8 +362,18 @@ def resolve_model_args(args:argparse.Namespace, kind:str) -> argparse.Namespace:
         raise ExcelError(f'--n-svc {args.n_svc} is more than the {layers} blocks of {args.model}')
     return args
 
+def own_world_file(dataset:SegDataset, # the dataset a command runs on
+                   name:str, # 'descriptions.json' | 'background_words.txt'
+                  ) -> Path|None:
+    "The file `name` of `dataset`'s folder when that is a world folder holding it (excel_nb.world.make_world), else None."
+    root = getattr(dataset, 'root', None)
+    if root is None or not (Path(root)/'world.json').is_file() or not (Path(root)/name).is_file(): return None
+    return Path(root)/name
+
 def build_from_args(args:argparse.Namespace, dataset:SegDataset, kind:str) -> ExCEL:
-    "An ExCEL model from command-line options (unset ones: the dataset kind's defaults) and a dataset."
+    """An ExCEL model from command-line options (unset ones: the dataset kind's defaults) and a dataset. `--descriptions
+    world` and `--bg-words world` on a world folder read that folder's own lists (so the second world gets its own),
+    elsewhere the first world's shipped ones."""
     from excel_nb.describe import load_descriptions
     default_bg = getattr(args, 'bg_words', None) is None
     resolve_model_args(args, kind)
@@ -377,10 +388,13 @@ def build_from_args(args:argparse.Namespace, dataset:SegDataset, kind:str) -> Ex
             raise ExcelError('--descriptions is needed for a folder dataset (or use --tse-mode template)')
         if args.descriptions == 'world':
             from excel_nb.world import load_world_descriptions
-            desc = load_world_descriptions()
+            own = own_world_file(dataset, 'descriptions.json')
+            desc = load_world_descriptions(None if own is None else own.parent)   # the folder: checked against its world
         else: desc = load_descriptions(args.descriptions)
         missing = [c for c in dataset.classes if c not in desc]
         if missing: raise ExcelError(f'the descriptions have no entry for classes {missing[:5]}')
+    if args.bg_words == 'world' and own_world_file(dataset, 'background_words.txt') is not None:
+        args.bg_words = str(own_world_file(dataset, 'background_words.txt'))   # recorded as the file it is
     return ExCEL.build(dataset.classes, parse_words(args.bg_words), desc, cfg, args.device, args.cache_dir)
 
 def load_data_from_args(args:argparse.Namespace, split:str|None) -> SegDataset:

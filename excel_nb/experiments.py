@@ -24,11 +24,11 @@ from .tse import compute_attr_weights
 
 # %% auto #0
 __all__ = ['WORLD_FACTS', 'DESCRIPTION_WRITERS', 'TRAIN_COST_METHODS', 'compute_gradcam', 'ResNetCalib', 'cam_label',
-           'split_description', 'subsample_descriptions', 'shuffle_descriptions', 'class_map', 'map_labels',
-           'map_prediction', 'image_stats', 'miou_of_stats', 'bootstrap_weights', 'bootstrap_miou', 'prediction_stats',
-           'evaluate_pseudo', 'evaluate_segmenter', 'split_classes', 'description_queries', 'hunt_rows', 'scaled_B',
-           'description_pool', 'write_descriptions', 'synthetic_train_batch', 'weclip_train_step', 'reset_peak_rss',
-           'peak_rss_mb', 'measure_train_cost', 'measure_train_cost_isolated']
+           'split_description', 'subsample_descriptions', 'shuffle_descriptions', 'class_map', 'ignore_classes',
+           'map_labels', 'map_prediction', 'image_stats', 'miou_of_stats', 'bootstrap_weights', 'bootstrap_miou',
+           'prediction_stats', 'evaluate_pseudo', 'evaluate_segmenter', 'split_classes', 'description_queries',
+           'hunt_rows', 'scaled_B', 'description_pool', 'write_descriptions', 'synthetic_train_batch',
+           'weclip_train_step', 'reset_peak_rss', 'peak_rss_mb', 'measure_train_cost', 'measure_train_cost_isolated']
 
 # %% ../nbs/17_experiments.ipynb #7d98ede8
 def _vit_tokens_before_last(visual:nn.Module, images:Tensor) -> tuple[Tensor, tuple[int, int]]:
@@ -176,21 +176,35 @@ def shuffle_descriptions(desc:Mapping[str, Sequence[str]], # class -> sentences
 def class_map(target:Sequence[str], # the evaluation dataset's classes
               source:Sequence[str], # the model's classes
               aliases:Mapping[str, str]|None=None, # target name -> source name where they differ
-             ) -> list[int]: # source index of every target class
-    "Index of each target class in the source class list."
+              missing:str='error', # a target class without a source counterpart: 'error', or 'skip' (index -1)
+             ) -> list[int]: # source index of every target class (-1: none, with missing='skip')
+    "Index of each target class in the source class list; raises DataError for unknown ones (missing='error')."
+    if missing not in ('error', 'skip'): raise ExcelError(f"missing must be 'error' or 'skip', not {missing!r}")
     aliases = aliases or {}
     idx = {c: i for i, c in enumerate(source)}
-    missing = [t for t in target if aliases.get(t, t) not in idx]
-    if missing: raise DataError(f'classes {missing[:5]} have no counterpart in the model\'s {len(source)} classes; pass aliases')
-    return [idx[aliases.get(t, t)] for t in target]
+    absent = [t for t in target if aliases.get(t, t) not in idx]
+    if absent and missing == 'error':
+        raise DataError(f'classes {absent[:5]} have no counterpart in the model\'s {len(source)} classes; pass aliases')
+    if len(absent) == len(target): raise DataError(f'no class of the target has a counterpart in the model\'s {len(source)} classes')
+    return [idx.get(aliases.get(t, t), -1) for t in target]
+
+def ignore_classes(ids:Sequence[int], # dataset class ids (1 = the first foreground class) whose pixels are not scored
+                  ) -> Callable[[np.ndarray], np.ndarray]:
+    "A `gt_map` for evaluate_pseudo / evaluate_segmenter: masks with the pixels of classes `ids` set to 255 (ignored)."
+    ids = np.asarray(list(ids), np.int64)
+    def gt_map(mask:np.ndarray) -> np.ndarray:
+        out = np.array(mask, copy=True); out[np.isin(out, ids)] = 255
+        return out
+    return gt_map
 
 def map_labels(labels:Tensor, # ... x C_target multi-hot
                cmap:Sequence[int], # class_map(target, source)
                n_source:int,
               ) -> Tensor: # ... x C_source
-    "Target image labels as a source label vector."
+    "Target image labels as a source label vector (target classes mapped to -1 are dropped)."
+    keep = [t for t, s in enumerate(cmap) if s >= 0]
     out = labels.new_zeros(*labels.shape[:-1], n_source)
-    out[..., list(cmap)] = labels
+    out[..., [cmap[t] for t in keep]] = labels[..., keep]
     return out
 
 def map_prediction(pred:np.ndarray|Tensor, # source class ids (0 background, 255 ignore)
@@ -199,7 +213,8 @@ def map_prediction(pred:np.ndarray|Tensor, # source class ids (0 background, 255
                   ) -> np.ndarray:
     "Source-id predictions as target ids; source classes outside the target become background."
     lut = np.zeros(256, np.uint8); lut[255] = 255
-    for t, s in enumerate(cmap): lut[s + 1] = t + 1
+    for t, s in enumerate(cmap):
+        if s >= 0: lut[s + 1] = t + 1
     p = pred.cpu().numpy() if isinstance(pred, Tensor) else np.asarray(pred)
     return lut[p.astype(np.int64)]
 
@@ -271,6 +286,7 @@ def evaluate_pseudo(dataset:SegDataset, # split with masks
                     par_input:str='normalized', # image handed to PAR: 'normalized' (reference eval) | 'unit'
                     label_map:Callable[[Tensor], Tensor]|None=None, # dataset labels -> the model's label vector
                     pred_map:Callable[[Tensor], np.ndarray]|None=None, # model ids -> dataset ids
+                    gt_map:Callable[[np.ndarray], np.ndarray]|None=None, # dataset masks -> the masks scored (ignore_classes)
                     limit:int|None=None, # first `limit` images
                     batch_size:int=8,
                     progress:bool=False,
@@ -296,13 +312,13 @@ def evaluate_pseudo(dataset:SegDataset, # split with masks
         for name, fn in variants.items():
             cams = fn(out, imgs, labels)
             for b, it in enumerate(items):
-                size = it['mask'].shape
+                size, gt = it['mask'].shape, it['mask'] if gt_map is None else gt_map(it['mask'])
                 par = imgs[b] if par_input == 'normalized' else denormalize(imgs[b]) / 255.0
                 r = make_pseudo_label(cams[b], out['attn'][:, b], labels[b], out['grid'], size, par, pseudo)
                 for key, pred in (('pseudo', to_ids(r['label'])),
                                   ('cam', to_ids(cam_label(cams[b], labels[b], out['grid'], size, pseudo.bg_power)))):
-                    conf[name][key].update(pred, it['mask'])
-                    per[name][key].append(image_stats(pred, it['mask'], K))
+                    conf[name][key].update(pred, gt)
+                    per[name][key].append(image_stats(pred, gt, K))
     return {v: {k: c.compute() | {'n_images': n, 'per_image': np.stack(per[v][k])} for k, c in d.items()}
             for v, d in conf.items()}
 
@@ -315,18 +331,21 @@ def evaluate_segmenter(dataset:SegDataset, # split with masks
                        limit:int|None=None,
                        batch_size:int=4,
                        progress:bool=False,
-                      ) -> dict:
+                       gt_map:Callable[[np.ndarray], np.ndarray]|None=None, # dataset masks -> the masks scored (ignore_classes)
+                      ) -> dict: # ConfusionMatrix.compute, n_images, per_image: N x 3 x K areas (image_stats)
     "Segmentation mIoU of a segmenter over a split, predictions mapped to the dataset's classes."
     from tqdm.auto import tqdm
     from excel_nb.infer import predict_masks
     if not dataset.has_masks: raise ExcelError(f'{dataset!r} has no masks to evaluate against')
     n = len(dataset) if limit is None else min(limit, len(dataset))
-    conf = ConfusionMatrix(dataset.n_classes + 1)
+    K = dataset.n_classes + 1
+    conf, per = ConfusionMatrix(K), []
     for s in tqdm(range(0, n, batch_size), disable=not progress, desc='segment', unit='batch'):
         items = [dataset[i] for i in range(s, min(n, s + batch_size))]
         for it, p in zip(items, predict_masks(segmenter, [it['image'] for it in items], ms, crf)):
-            conf.update(pred_map(p) if pred_map is not None else p, it['mask'])
-    return conf.compute() | {'n_images': n}
+            pred, gt = pred_map(p) if pred_map is not None else p, it['mask'] if gt_map is None else gt_map(it['mask'])
+            conf.update(pred, gt); per.append(image_stats(pred, gt, K))
+    return conf.compute() | {'n_images': n, 'per_image': np.stack(per) if per else np.zeros((0, 3, K), np.int64)}
 
 # %% ../nbs/17_experiments.ipynb #2a8763e9
 def split_classes(classes:Sequence[str], # the dataset's foreground classes

@@ -11,7 +11,7 @@ from pathlib import Path
 from .core import fraction, nonneg_int, open_fraction, positive_float, positive_int
 
 # %% auto #0
-__all__ = ['DATASET_MODULES', 'DATASET_KINDS', 'DATASET_LOADERS', 'Parser', 'add_resource_args', 'add_data_args', 'add_run_args', 'add_model_args', 'cli_datacheck_args', 'cli_coco2voc_args', 'cli_describe_args', 'cli_cams_args', 'PAR_INPUTS', 'TRAIN_PRESETS', 'SCHEDULE_FIELDS', 'TrainCfg', 'scale_schedule', 'train_preset', 'apply_overrides', 'parse_sets', 'load_train_config', 'build_train_cfg', 'cli_train_args', 'cli_bench_train_args', 'cli_infer_args', 'cli_show_args', 'cli_parity_args', 'cli_bench_args', 'cli_world_args', 'cli_demo_args', 'REPORT_TABLES', 'cli_report_args']
+__all__ = ['DATASET_MODULES', 'DATASET_KINDS', 'DATASET_LOADERS', 'Parser', 'add_resource_args', 'add_data_args', 'add_run_args', 'add_model_args', 'cli_datacheck_args', 'cli_coco2voc_args', 'cli_describe_args', 'cli_cams_args', 'PAR_INPUTS', 'TRAIN_PRESETS', 'SCHEDULE_FIELDS', 'TrainCfg', 'scale_schedule', 'train_preset', 'apply_overrides', 'parse_sets', 'load_train_config', 'build_train_cfg', 'cli_train_args', 'cli_bench_train_args', 'cli_infer_args', 'cli_show_args', 'cli_parity_args', 'cli_bench_args', 'WORLD_NAMES', 'cli_world_args', 'cli_demo_args', 'REPORT_TABLES', 'cli_report_args']
 
 # %% ../nbs/00b_options.ipynb #c1836306
 class Parser(argparse.ArgumentParser):
@@ -463,6 +463,8 @@ def _size(s:str) -> tuple[int, int]:
     raise argparse.ArgumentTypeError(f'expected HEIGHTxWIDTH in pixels, e.g. 375x500, got {s!r}')
 
 # %% ../nbs/15_world.ipynb #438c2327
+WORLD_NAMES = ('world', 'world2')   # the worlds excel_nb.world draws (its WORLDS): the choices of `world make --world`
+
 def cli_world_args(parser:argparse.ArgumentParser) -> None:
     "Options of `excel-nb world {make,train-clip,eval-clip}`."
     sub = parser.add_subparsers(dest='world_command', metavar='ACTION', required=True)
@@ -472,6 +474,10 @@ def cli_world_args(parser:argparse.ArgumentParser) -> None:
     p.add_argument('--n-val', type=nonneg_int, default=100, help='validation images (default 100)')
     p.add_argument('--seed', type=nonneg_int, default=0)
     p.add_argument('--size', type=positive_int, default=160, help='image side in px, a multiple of 16, >= 32 (default 160)')
+    p.add_argument('--world', default='world', choices=WORLD_NAMES,
+                   help="which world: 'world' (12 classes on 8 background kinds; the world CLIP's) or 'world2' (6 of "
+                        'its classes and 6 others, on 6 other background kinds, with its own descriptions: a '
+                        'cross-dataset target) (default world)')
     p.add_argument('--overwrite', action='store_true', help='replace an existing world folder')
     p = sub.add_parser('train-clip', help='train the tiny world CLIP on CPU')
     p.add_argument('--out', required=True, help='folder for world_clip.safetensors and train_record.json')

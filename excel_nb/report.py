@@ -29,14 +29,15 @@ from torch import nn
 from .core import (COCO_CLASSES, VOC_CLASSES, DataError, ExcelError, MissingFileError, RunFolder, atomic_write,
                            code_fingerprint, device_description, get_device, git_commit, load_json, load_yaml,
                            positive_int, save_json, seed_everything)
+from .options import WORLD_NAMES
 
 # %% auto #0
 __all__ = ['MIOU_UNIT', 'PSEUDO', 'CAM', 'SEG_SS', 'SEG_MS', 'SEG_CRF', 'TABLES', 'DATA_KINDS', 'SMOKE_IMAGES', 'SMOKE_WORLD',
            'FULL_WORLD', 'RESERVED', 'UNNAMED', 'N_BOOT', 'PaperNumber', 'TableSpec', 'paper_number', 'find_repo_root',
-           'package_repo_root', 'reports_root', 'cache_root', 'check', 'RunCfg', 'builtin_root', 'ExperimentRun',
-           'run_fingerprint', 'start_run', 'merge_params', 'parse_overrides', 'expand_grid', 'GridPoint',
-           'resolve_layers', 'grid_points', 'collect_records', 'summarise_records', 'render_markdown', 'axis_top',
-           'series_label', 'plot_table', 'write_table', 'load_per_image', 'noise_summary', 'noise_markdown',
+           'package_repo_root', 'reports_root', 'cache_root', 'check', 'RunCfg', 'builtin_key', 'builtin_root',
+           'ExperimentRun', 'run_fingerprint', 'start_run', 'merge_params', 'parse_overrides', 'expand_grid',
+           'GridPoint', 'resolve_layers', 'grid_points', 'collect_records', 'summarise_records', 'render_markdown',
+           'axis_top', 'series_label', 'plot_table', 'write_table', 'load_per_image', 'noise_summary', 'noise_markdown',
            'find_template', 'template_parameters', 'run_table', 'cli_report']
 
 # %% ../nbs/16_report.ipynb #b4b83e6d
@@ -86,7 +87,7 @@ TABLES = {
         PaperNumber('voc', 'train', 'Grad-CAM (CLIP-ES)', PSEUDO, 70.8, '[paper] CLIP-ES CAM (CAA, no PAR), spec 9.3/10'),
         PaperNumber('voc', 'train', 'static CAM (SVC)', PSEUDO, 74.6, '[paper] spec 9.3'),
         PaperNumber('voc', 'train', 'static CAM (SVC + TSE)', PSEUDO, 77.2, '[paper] spec 9.3'))),
-    'cross_dataset': TableSpec('Cross-dataset: a model built for a larger class list, evaluated on VOC'),
+    'cross_dataset': TableSpec('Cross-dataset: a model for one class list evaluated on another (COCO on VOC, world on world2)'),
     'cnn_backbone': TableSpec('ResNet CLIP: the calibration on the attention pool (spec 4.2, ResNet variant)'),
     'open_vocab': TableSpec('Open vocabulary: classes outside the attribute bank (descriptions, name only) against seen classes'),
     'train_cost': TableSpec('Training cost: ExCEL against a WeCLIP-style iteration (Grad-CAM on the fly)', None, (
@@ -142,6 +143,7 @@ class RunCfg:
     table: str  # table name (TABLES)
     dataset: str = 'world'  # data kind: 'world' | 'fixture' | 'voc' | 'coco'
     root: str = ''  # dataset root; '' = generate the built-in data (world, fixture) into the cache
+    world: str = 'world'  # the built-in world generated for dataset 'world': 'world' or 'world2' (WORLD_NAMES)
     split: str = 'val'  # split evaluated
     model: str = 'world'  # open_clip model name, or 'world' (the CLIP trained on the world data)
     pretrained: str = ''  # CLIP weights: a file or an open_clip tag; '' = the world weights / random weights
@@ -165,6 +167,9 @@ class RunCfg:
               f'parameter image_size must be 0 or a multiple of 16 of at least 32, got {self.image_size}')
         check(self.limit >= 0, f'parameter limit must be >= 0, got {self.limit}')
         check(self.world_val >= 0, f'parameter world_val must be >= 0, got {self.world_val}')
+        check(self.world in WORLD_NAMES, f'parameter world must be one of {WORLD_NAMES}, got {self.world!r}')
+        check(self.world == 'world' or (self.dataset == 'world' and self.root == ''),
+              f"parameter world {self.world!r} names a generated world: it needs dataset 'world' and an empty root")
         check(self.batch_size >= 1, f'parameter batch_size must be >= 1, got {self.batch_size}')
         check(self.split != '', 'parameter split must not be empty')
         check(self.threads >= 0, f'parameter threads must be >= 0, got {self.threads}')
@@ -187,16 +192,27 @@ def _code_hash(module) -> str:
     "A short hash of a module's source file: cached data is regenerated when its generator changes."
     return hashlib.sha1(Path(module.__file__).read_bytes()).hexdigest()[:8]
 
+def builtin_key(world:str, # 'world' | 'world2'
+                smoke:bool,
+                n_val:int=0, # world validation images of a non-smoke run (0: FULL_WORLD's)
+               ) -> tuple[str, dict]:
+    "(cache folder name, make_world sizes) of a generated world: the name says the world, sizes, seed and code."
+    import excel_nb.world as world_mod
+    check(world in WORLD_NAMES, f'no built-in world {world!r}; known: {WORLD_NAMES}')
+    w = SMOKE_WORLD if smoke else dict(FULL_WORLD, n_val=n_val or FULL_WORLD['n_val'])
+    return f"{world}-{w['n_train']}-{w['n_val']}-{w['size']}-s0-{_code_hash(world_mod)}", w
+
 def builtin_root(kind:str, # 'world' | 'fixture'
                  smoke:bool,
                  n_val:int=0, # world validation images of a non-smoke run (0: FULL_WORLD's)
+                 world:str='world', # which world (kind 'world'): 'world' or 'world2'
                 ) -> Path:
     "The cached generated dataset of a kind, made on first use (and again whenever its generator's code changes)."
     if kind == 'world':
-        import excel_nb.world as world
-        w = SMOKE_WORLD if smoke else dict(FULL_WORLD, n_val=n_val or FULL_WORLD['n_val'])
-        final = cache_root()/'data'/f"world-{w['n_train']}-{w['n_val']}-{w['size']}-s0-{_code_hash(world)}"
-        return _generate_once(final, lambda p: world.make_world(p, w['n_train'], w['n_val'], seed=0, size=w['size']))
+        import excel_nb.world as world_mod
+        name, w = builtin_key(world, smoke, n_val)
+        return _generate_once(cache_root()/'data'/name, lambda p: world_mod.make_world(p, w['n_train'], w['n_val'], seed=0,
+                                                                                        size=w['size'], world=world))
     if kind == 'fixture':
         import excel_nb.data as data
         make_voc_tree = data.make_voc_tree
@@ -246,7 +262,30 @@ class ExperimentRun:
 
     def data_root(self) -> Path:
         if self.cfg.root: return Path(self.cfg.root).expanduser()
-        return builtin_root(self.kind, self.smoke, self.cfg.world_val)
+        return builtin_root(self.kind, self.smoke, self.cfg.world_val, self.cfg.world)
+
+    @property
+    def world(self) -> str|None:
+        "The world of a world run: the generated one (parameter world), or the one the folder `root` holds."
+        if self.kind != 'world': return None
+        if not self.cfg.root: return self.cfg.world
+        from excel_nb.world import folder_world
+        return folder_world(self.data_root())
+
+    @property
+    def data_name(self) -> str:
+        "The data the records name: the world's name for a world run ('world', 'world2'), else the data kind."
+        return self.world or self.kind
+
+    def world_data(self, world:str, # 'world' | 'world2'
+                   split:str, # 'train' | 'val'
+                  ):
+        "A split of a generated world other than the run's own (a cross-dataset source), sized like the run's."
+        from excel_nb.world import load_world_dataset
+        check(self.kind == 'world' and not self.cfg.root, 'another world is for runs on a generated world (dataset world, root empty)')
+        if (world, split) not in self._data:
+            self._data[world, split] = load_world_dataset(builtin_root('world', self.smoke, self.cfg.world_val, world), split)
+        return self._data[world, split]
 
     def dataset(self, split:str|None=None):
         "The evaluation split (or `split`) as a SegDataset."
@@ -264,23 +303,24 @@ class ExperimentRun:
     @property
     def classes(self) -> list[str]:
         if self.kind == 'world':
-            from excel_nb.world import WORLD_CLASSES
-            return list(WORLD_CLASSES)
+            from excel_nb.world import world_kind
+            return list(world_kind(self.world).classes)
         return list(COCO_CLASSES if self.kind == 'coco' else VOC_CLASSES)
 
     def bg_words(self) -> list[str]:
+        "The data's background words (a world's own)."
         if self.kind == 'world':
-            from excel_nb.world import WORLD_BACKGROUNDS
-            return list(WORLD_BACKGROUNDS)
+            from excel_nb.world import load_world_bg_words
+            return load_world_bg_words(world=self.world)
         from excel_nb.tse import background_words
         return background_words(self.ref)
 
     def descriptions(self, spec:str='') -> dict[str, list[str]]:
-        "A description set: `spec` ('voc', 'coco', 'world' or a JSON file), default the dataset's own."
-        spec = spec or ('world' if self.kind == 'world' else self.ref)
-        if spec == 'world':
+        "A description set: `spec` ('voc', 'coco', a world's name ('world', 'world2') or a JSON file), default the data's own."
+        spec = spec or (self.world if self.kind == 'world' else self.ref)
+        if spec in WORLD_NAMES:
             from excel_nb.world import load_world_descriptions
-            return load_world_descriptions()
+            return load_world_descriptions(world=spec)
         from excel_nb.describe import load_descriptions
         return load_descriptions(spec)
 
@@ -352,8 +392,11 @@ class ExperimentRun:
     def trained(self, checkpoint:str='', # a training checkpoint ('{seed}' is filled in); empty: train one here
                 iters:int=0, # training iterations; 0: the preset's (VOC 30 000, COCO 100 000)
                 seed:int=0, # training seed
+                train_world:str='', # train on this generated world's train split instead of the run's data
+                                    # (a cross-dataset source: excel_kw gives its classes, descriptions, words)
                 **excel_kw) -> tuple:
-        "(ExCEL, head) of a trained model: loaded from `checkpoint`, or trained into <run>/train-seed<seed>/ (resumable)."
+        """(ExCEL, head) of a trained model: loaded from `checkpoint`, or trained into <run>/train-seed<seed>/ (resumable;
+        <run>/train-<world>-seed<seed>/ for `train_world`)."""
         from excel_nb.train import build_head, load_trained, scale_schedule, train, train_preset
         if checkpoint:
             path = Path(checkpoint.format(seed=seed)).expanduser()
@@ -370,7 +413,7 @@ class ExperimentRun:
             cfg = dataclasses.replace(scale_schedule(preset, iters or preset.iters), crop_size=self.image_size, seed=seed,
                                       eval_every=0, val_split=None,
                                       num_workers=0 if self.device.type == 'cpu' else preset.num_workers)
-        tdir = self.out_dir/f'train-seed{seed}'
+        tdir = self.out_dir/(f'train-{train_world}-seed{seed}' if train_world else f'train-seed{seed}')
         if (tdir/'config.json').exists():  # a training run of an earlier execution of this grid point
             from excel_nb.train import RESUME_SAFE
             old = load_json(tdir/'config.json').get('train', {})
@@ -379,11 +422,12 @@ class ExperimentRun:
                                       'delete that folder to train again')
         if not (tdir/'final.pt').exists():
             ex = self.excel(**excel_kw)
-            ds = self.dataset(self.train_split())
+            ds = self.world_data(train_world, self.train_split()) if train_world else self.dataset(self.train_split())
             resume = tdir/'last.pt' if (tdir/'last.pt').exists() else None
             train(ex, build_head(ex, cfg), ds, cfg, tdir, resume=resume, progress=False,
-                  meta={'dataset': {'kind': self.kind}, 'bg_words': self.bg_words()})
-        self.notes.append(f'trained here: {cfg.iters} iterations on {self.kind} {self.train_split()} (seed {seed})')
+                  meta={'dataset': {'kind': self.kind, 'world': train_world or self.world},
+                        'bg_words': excel_kw.get('bg_words') or self.bg_words()})
+        self.notes.append(f'trained here: {cfg.iters} iterations on {train_world or self.data_name} {self.train_split()} (seed {seed})')
         ex, head, _ = load_trained(tdir/'final.pt', self.device, clip=self.clip())
         return ex, head
 
@@ -411,7 +455,7 @@ class ExperimentRun:
            ) -> None:
         "Record one number of the table."
         rec = {'row': row, 'metric': metric, 'value': None if value is None else round(float(value), 4), 'x': x,
-               'seed': seed, 'order': len(self.records), 'dataset': 'synthetic' if self.synthetic else self.kind,
+               'seed': seed, 'order': len(self.records), 'dataset': 'synthetic' if self.synthetic else self.data_name,
                'split': split or self.cfg.split, 'n_images': n_images}
         self.records.append(rec)
         if per_image is not None:
@@ -435,7 +479,8 @@ class ExperimentRun:
                                    'smoke_data': self.smoke}
         ds = self._data.get(self.cfg.split)
         gen = self.data_root() if not self.cfg.root else None
-        return {'kind': self.kind, 'root': self.cfg.root or f'generated: {gen.parent.name if gen.name == "VOC2012" else gen.name}',
+        return {'kind': self.kind, **({'world': self.world} if self.kind == 'world' else {}),
+                'root': self.cfg.root or f'generated: {gen.parent.name if gen.name == "VOC2012" else gen.name}',
                 'split': self.cfg.split, 'n_images': self.limit if ds is None else min(len(ds), self.limit or len(ds)),
                 'smoke_data': self.smoke and not self.cfg.root}
 
@@ -600,7 +645,7 @@ def collect_records(run_dirs:Sequence[str|Path], # run folders holding metrics.j
         d, w = m.get('data', {}), m.get('weights', {})
         prov = {'run': rd.name, 'smoke': bool(m.get('smoke')), 'device': m.get('device'),
                 'git_commit': m.get('git_commit'), 'seconds': m.get('seconds'),
-                'data': f"{d.get('kind')}:{d.get('split')} " + (f"({d['n_images']} images) " if d.get('n_images') else '') + str(d.get('root')),
+                'data': f"{d.get('world') or d.get('kind')}:{d.get('split')} " + (f"({d['n_images']} images) " if d.get('n_images') else '') + str(d.get('root')),
                 'weights': f"{w.get('model')} [{w.get('weights')}] " + (f"sha256 {w['sha256']}" if w.get('sha256')
                                                                           else f"#{w.get('fingerprint')}")}
         for r in m.get('results', []): rows.append({**r, **prov})

@@ -27,20 +27,26 @@ from torch import Tensor, nn
 
 from .core import DataError, ExcelError, MissingFileError, WeightsError, asset_path, atomic_write, save_json
 from .data import register_dataset_kind
+from .options import WORLD_NAMES
 
 # %% auto #0
-__all__ = ['WORLD_CLASSES', 'WORLD_BACKGROUNDS', 'WORLD_COLOURS', 'WORLD_TEXTURES', 'CLASS_STYLE', 'BG_COLOURS', 'SPLIT_CODES',
-           'BG_PHRASES', 'CAPTION_TEMPLATES', 'MODEL_NAME', 'render_background', 'shape_parts', 'rasterize_shape',
-           'WorldSample', 'sample_background', 'make_world_sample', 'load_world_descriptions', 'make_caption',
-           'world_code_fingerprint', 'world_settings', 'same_world', 'make_world', 'load_world_dataset', 'overlay_mask',
-           'WorldTrainCfg', 'WorldPool', 'make_world_pool', 'to_model_input', 'sample_crop', 'crop_content',
-           'make_world_batch', 'world_clip_loss', 'text_features', 'encode_image_any', 'evaluate_world_clip',
-           'train_world_clip', 'load_world_clip', 'cli_world']
+__all__ = ['WORLD_CLASSES', 'WORLD_BACKGROUNDS', 'WORLD2_CLASSES', 'WORLD2_BACKGROUNDS', 'WORLD_COLOURS', 'WORLD_TEXTURES',
+           'CLASS_STYLE', 'BG_COLOURS', 'SPLIT_CODES', 'WORLDS', 'BG_PHRASES', 'CAPTION_TEMPLATES', 'MODEL_NAME',
+           'WorldKind', 'world_kind', 'render_background', 'shape_parts', 'rasterize_shape', 'WorldSample',
+           'sample_background', 'make_world_sample', 'folder_world', 'load_world_descriptions', 'load_world_bg_words',
+           'make_caption', 'world_code_fingerprint', 'world_settings', 'same_world', 'make_world', 'load_world_dataset',
+           'overlay_mask', 'WorldTrainCfg', 'WorldPool', 'make_world_pool', 'to_model_input', 'sample_crop',
+           'crop_content', 'make_world_batch', 'world_clip_loss', 'text_features', 'encode_image_any',
+           'evaluate_world_clip', 'train_world_clip', 'load_world_clip', 'cli_world']
 
 # %% ../nbs/15_world.ipynb #ca086b88
 WORLD_CLASSES = ['star', 'ring', 'cross', 'crescent', 'heart', 'arrow', 'triangle', 'spiral', 'flower',
                  'lightning', 'fish', 'gear']
 WORLD_BACKGROUNDS = ['grass', 'sky', 'water', 'wall', 'sand', 'wood', 'road', 'snow']
+# the second world (cross-dataset evaluation): 6 classes shared with the first, 6 new ones, other backgrounds
+WORLD2_CLASSES = ['star', 'ring', 'heart', 'arrow', 'fish', 'gear', 'hexagon', 'drop', 'house', 'tree', 'key',
+                  'mushroom']
+WORLD2_BACKGROUNDS = ['tiles', 'leaves', 'carpet', 'marble', 'gravel', 'night']
 
 WORLD_COLOURS = {'red': (205, 35, 35), 'orange': (240, 135, 25), 'yellow': (245, 215, 40), 'green': (45, 165, 55),
                  'blue': (35, 85, 210), 'purple': (125, 55, 180), 'pink': (240, 125, 175), 'white': (238, 238, 238),
@@ -53,25 +59,52 @@ CLASS_STYLE = {
     'crescent': (['white'], 'plain'), 'heart': (['pink', 'red'], 'plain'), 'arrow': (['green'], 'plain'),
     'triangle': (['orange', 'yellow'], 'striped'), 'spiral': (['purple'], 'plain'),
     'flower': (['pink', 'white'], 'plain'), 'lightning': (['yellow', 'cyan'], 'plain'),
-    'fish': (['blue'], 'plain'), 'gear': (['grey'], 'plain')}
+    'fish': (['blue'], 'plain'), 'gear': (['grey'], 'plain'),
+    'hexagon': (['purple'], 'plain'), 'drop': (['cyan'], 'plain'), 'house': (['red'], 'plain'),
+    'tree': (['green'], 'plain'), 'key': (['yellow'], 'plain'), 'mushroom': (['red'], 'dotted')}
 
 BG_COLOURS = {'grass': (70, 140, 50), 'sky': (110, 170, 230), 'water': (30, 100, 150), 'wall': (160, 75, 55),
-              'sand': (215, 190, 140), 'wood': (140, 95, 55), 'road': (75, 75, 78), 'snow': (235, 240, 248)}
+              'sand': (215, 190, 140), 'wood': (140, 95, 55), 'road': (75, 75, 78), 'snow': (235, 240, 248),
+              'tiles': (150, 185, 195), 'leaves': (175, 95, 40), 'carpet': (120, 35, 60), 'marble': (225, 222, 215),
+              'gravel': (150, 140, 125), 'night': (18, 22, 60)}
 
 # split -> code mixed into every image's seed: the CLIP's own images never overlap a make_world dataset
 SPLIT_CODES = {'train': 0, 'val': 1, 'clip': 2, 'heldout': 3}
+
+@dataclass(frozen=True)
+class WorldKind:
+    "One world of the generator: its classes (ids 1.. in this order), background kinds and description file."
+    name: str                     # 'world' | 'world2' (excel_nb.options.WORLD_NAMES)
+    classes: tuple[str, ...]
+    backgrounds: tuple[str, ...]
+    code: int                     # mixed into every image's seed (0: the first world, whose seeds are unchanged)
+    descriptions: str             # description file in assets/world/
+    bg_words: str                 # background word file in assets/world/ (the same list as `backgrounds`)
+    top: tuple[str, ...]          # background kinds always drawn above the other one of a two-kind scene
+
+WORLDS = {'world': WorldKind('world', tuple(WORLD_CLASSES), tuple(WORLD_BACKGROUNDS), 0, 'descriptions.json',
+                             'background_words.json', ('sky',)),
+          'world2': WorldKind('world2', tuple(WORLD2_CLASSES), tuple(WORLD2_BACKGROUNDS), 1, 'descriptions2.json',
+                              'background_words2.json', ('night',))}
+
+def world_kind(world:str|WorldKind='world', # a world's name ('world', 'world2') or a WorldKind
+              ) -> WorldKind:
+    "The `WorldKind` called `world`; raises ExcelError for an unknown name."
+    if isinstance(world, WorldKind): return world
+    if world not in WORLDS: raise ExcelError(f'unknown world {world!r}; known: {", ".join(WORLDS)}')
+    return WORLDS[world]
 
 # %% ../nbs/15_world.ipynb #d550a034
 def _lowfreq(rng:np.random.Generator, S:int, k:int) -> np.ndarray:
     "S x S smooth noise in about [0, 1]: a k x k random grid, bicubically upsampled."
     return cv2.resize(rng.random((k, k), dtype=np.float32), (S, S), interpolation=cv2.INTER_CUBIC)
 
-def render_background(kind:str, # one of WORLD_BACKGROUNDS
+def render_background(kind:str, # a background kind of either world (BG_COLOURS)
                       S:int, # image side in pixels
                       rng:np.random.Generator,
                      ) -> np.ndarray: # S x S x 3 float32 RGB in 0..255
     "A procedural texture of background `kind`."
-    if kind not in BG_COLOURS: raise DataError(f'unknown background kind {kind!r}; known: {WORLD_BACKGROUNDS}')
+    if kind not in BG_COLOURS: raise DataError(f'unknown background kind {kind!r}; known: {list(BG_COLOURS)}')
     yy, xx = np.mgrid[0:S, 0:S].astype(np.float32) / S
     base = np.array(BG_COLOURS[kind], np.float32) * rng.uniform(0.85, 1.12, 3).astype(np.float32)
     n = rng.standard_normal((S, S), dtype=np.float32)
@@ -106,12 +139,40 @@ def render_background(kind:str, # one of WORLD_BACKGROUNDS
             y0, h, dash = int(S * rng.uniform(0.3, 0.7)), max(2, S // 40), int(S * rng.uniform(0.12, 0.2))
             paint = np.array([235, 235, 230] if rng.random() < 0.6 else [235, 200, 40], np.float32)
             img[y0:y0 + h, (np.arange(S) // dash) % 2 == 0] = paint
-    else:  # snow
+    elif kind == 'snow':
         img = base * (1 - 0.08 * _lowfreq(rng, S, 4)[..., None]) + 4 * n[..., None] + 30 * (n > 2.6)[..., None]
+    elif kind == 'tiles':
+        t = max(4, int(S * rng.uniform(0.12, 0.2)))
+        idx = np.arange(S) // t
+        jitter = rng.uniform(0.9, 1.1, (idx.max() + 1, idx.max() + 1)).astype(np.float32)
+        img = base * jitter[idx[:, None], idx[None, :]][..., None] + 4 * n[..., None]
+        grout = (np.arange(S) % t) < 2
+        img[grout], img[:, grout] = 90, 90
+    elif kind == 'leaves':
+        img = np.broadcast_to(base * 0.7, (S, S, 3)).copy()
+        for _ in range(S * S // 90):
+            c = (base * rng.uniform(0.7, 1.35, 3)).tolist()
+            cx, cy = rng.uniform(0, S, 2)
+            axes = (int(rng.uniform(0.03, 0.07) * S), int(rng.uniform(0.015, 0.03) * S))
+            cv2.ellipse(img, (int(cx), int(cy)), axes, rng.uniform(0, 180), 0, 360, c, -1)
+        img += 4 * n[..., None]
+    elif kind == 'carpet':
+        p = S * rng.uniform(0.1, 0.16)
+        u, v = (xx + yy) * S % p - p / 2, (xx - yy) * S % p - p / 2
+        img = base * (1 + 0.45 * (np.minimum(np.abs(u), np.abs(v)) < 0.12 * p))[..., None] + 10 * n[..., None]
+    elif kind == 'marble':
+        vein = np.abs(np.sin((xx * 3 + yy * 2 + 1.5 * _lowfreq(rng, S, 5)) * rng.uniform(4, 8))) < 0.12
+        img = base * (1 - 0.4 * vein[..., None] - 0.08 * _lowfreq(rng, S, 7)[..., None]) + 3 * n[..., None]
+    elif kind == 'gravel':
+        g = cv2.resize(rng.random((max(1, S // 4),) * 2, dtype=np.float32), (S, S), interpolation=cv2.INTER_NEAREST)
+        img = base * (0.75 + 0.45 * g)[..., None] + 8 * n[..., None]
+    else:  # night
+        img = base * (0.7 + 0.6 * yy)[..., None] + 3 * n[..., None]
+        img[rng.random((S, S)) < 0.004] = 240
     return np.clip(img, 0, 255).astype(np.float32)
 
 # %% ../nbs/15_world.ipynb #bf64457f
-def shape_parts(cls:str, # one of WORLD_CLASSES
+def shape_parts(cls:str, # a class of either world (CLASS_STYLE)
                 rng:np.random.Generator,
                ) -> list[tuple]: # drawing ops: ('fill'|'hole'|'detail'|'eye', N x 2 points) or ('line', points, width)
     "The drawing operations of one instance of class `cls`, in unit coordinates (radius about 1)."
@@ -160,7 +221,32 @@ def shape_parts(cls:str, # one of WORLD_CLASSES
             b, d = 2 * np.pi * i / k, np.pi / k
             pts += [(r * np.cos(b + f * d), r * np.sin(b + f * d)) for f, r in ((-.55, .78), (-.35, 1), (.35, 1), (.55, .78))]
         return [('fill', np.array(pts)), ('hole', circle(32) * rng.uniform(0.25, 0.35))]
-    raise DataError(f'unknown world class {cls!r}; known: {WORLD_CLASSES}')
+    if cls == 'hexagon':
+        a = np.arange(6) * np.pi / 3 + (np.pi / 6 if rng.random() < 0.5 else 0)
+        return [('fill', np.stack([np.cos(a), np.sin(a)], 1))]
+    if cls == 'drop':  # the convex hull of a disc and a point above it
+        r, cy = rng.uniform(0.55, 0.65), 0.35
+        pts = np.concatenate([circle(48) * r + [0, cy], [[0, -1]]]).astype(np.float32)
+        return [('fill', cv2.convexHull(pts)[:, 0].astype(float))]
+    if cls == 'house':
+        w, eave, dw = rng.uniform(0.55, 0.7), rng.uniform(-0.05, 0.1), rng.uniform(0.15, 0.22)
+        walls = np.array([(-w, eave), (-w - 0.2, eave), (0, -0.95), (w + 0.2, eave), (w, eave), (w, 0.9), (-w, 0.9)])
+        return [('fill', walls), ('detail', np.array([(-dw, 0.9), (-dw, 0.35), (dw, 0.35), (dw, 0.9)]))]
+    if cls == 'tree':  # a pine: trunk and three stacked triangles
+        tw = rng.uniform(0.1, 0.16)
+        return [('fill', np.array([(-tw, 0.6), (tw, 0.6), (tw, 1), (-tw, 1)]))] + \
+               [('fill', np.array([(0, y0), (w, y1), (-w, y1)])) for y0, y1, w in ((-1, -.3, .45), (-.6, .15, .65), (-.2, .6, .85))]
+    if cls == 'key':
+        hr = rng.uniform(0.35, 0.45)
+        return [('fill', circle(32) * hr + [hr - 1, 0]), ('hole', circle(24) * hr * 0.45 + [hr - 1, 0]),
+                ('fill', np.array([(1.9 * hr - 1, -0.09), (1, -0.09), (1, 0.09), (1.9 * hr - 1, 0.09)])),
+                ('fill', np.array([(0.55, 0.09), (0.7, 0.09), (0.7, 0.35), (0.55, 0.35)])),
+                ('fill', np.array([(0.8, 0.09), (0.95, 0.09), (0.95, 0.3), (0.8, 0.3)]))]
+    if cls == 'mushroom':
+        th, sw = np.linspace(np.pi, 2 * np.pi, 32), rng.uniform(0.2, 0.3)
+        return [('fill', np.stack([np.cos(th), 0.75 * np.sin(th) + 0.05], 1)),
+                ('fill', np.array([(-sw, 0.05), (sw, 0.05), (1.15 * sw, 0.9), (-1.15 * sw, 0.9)]))]
+    raise DataError(f'unknown world class {cls!r}; known: {list(CLASS_STYLE)}')
 
 def rasterize_shape(parts:list[tuple], # from shape_parts
                     r:float, theta:float, aspect:float, # radius (px), rotation (rad), x/y stretch
@@ -185,19 +271,23 @@ def rasterize_shape(parts:list[tuple], # from shape_parts
 class WorldSample(NamedTuple):
     "One generated image with its exact annotations."
     image: np.ndarray      # S x S x 3 uint8 RGB
-    label: np.ndarray      # S x S uint8 class ids (0 background, 1..12 = WORLD_CLASSES index + 1)
+    label: np.ndarray      # S x S uint8 class ids (0 background, 1..12 = index in the world's classes + 1)
     instances: np.ndarray  # S x S uint8 object index + 1 (0 background), in meta['objects'] order
     bg_index: np.ndarray   # S x S uint8 index into meta['backgrounds'] (0 top / only kind, 1 bottom)
     meta: dict             # {'backgrounds': [kinds], 'objects': [{cls, colour, texture, bbox, visible_px, full_px}]}
 
-def sample_background(rng:np.random.Generator, S:int) -> tuple[list[str], np.ndarray, np.ndarray]:
-    "(kinds, S x S x 3 float image, S x S uint8 index of the kind) for one or two background kinds."
-    K = len(WORLD_BACKGROUNDS)
-    a = WORLD_BACKGROUNDS[rng.integers(K)]
+def sample_background(rng:np.random.Generator, S:int, # generator, image side (px)
+                      world:str|WorldKind='world', # whose background kinds
+                     ) -> tuple[list[str], np.ndarray, np.ndarray]:
+    "(kinds, S x S x 3 float image, S x S uint8 index of the kind) for one or two background kinds of `world`."
+    wk = world_kind(world)
+    kinds = wk.backgrounds
+    K = len(kinds)
+    a = kinds[rng.integers(K)]
     if rng.random() < 0.6: return [a], render_background(a, S, rng), np.zeros((S, S), np.uint8)
-    b = WORLD_BACKGROUNDS[rng.integers(K)]
-    while b == a: b = WORLD_BACKGROUNDS[rng.integers(K)]
-    if b == 'sky' or (a != 'sky' and rng.random() < 0.5): a, b = b, a  # the sky is always the top kind
+    b = kinds[rng.integers(K)]
+    while b == a: b = kinds[rng.integers(K)]
+    if b in wk.top or (a not in wk.top and rng.random() < 0.5): a, b = b, a  # the sky (night) is always the top kind
     top, bottom = render_background(a, S, rng), render_background(b, S, rng)
     xx = np.arange(S, dtype=np.float32) / S
     h = S * (rng.uniform(0.3, 0.7) + rng.uniform(0.02, 0.08) * np.sin(xx * rng.uniform(3, 12) + rng.uniform(0, 6)))
@@ -223,18 +313,24 @@ def _pick_colour(rng:np.random.Generator, cls:str, avoid:list[str]) -> str:
         if all(np.abs(np.subtract(WORLD_COLOURS[name], BG_COLOURS[b])).sum() > 120 for b in avoid): break
     return name
 
+def _world_seed(seed:Sequence[int], part:int, wk:WorldKind) -> list[int]:
+    "The seed words of one generator of an image: the first world's are `[*seed, part]`, as they always were."
+    return [*seed, part, *([wk.code] if wk.code else [])]
+
 def make_world_sample(seed:Sequence[int], # (seed, split code, index): fixes everything about the image
                       S:int=160, # image side (px)
+                      world:str|WorldKind='world', # 'world' or 'world2' (WORLDS)
                      ) -> WorldSample:
-    "Generate one image of the world with its exact mask, instance map, background map and description."
-    rng_bg, rng = np.random.default_rng([*seed, 0]), np.random.default_rng([*seed, 1])
-    bgs, img, bg_index = sample_background(rng_bg, S)
+    "Generate one image of `world` with its exact mask, instance map, background map and description."
+    wk = world_kind(world)
+    rng_bg, rng = np.random.default_rng(_world_seed(seed, 0, wk)), np.random.default_rng(_world_seed(seed, 1, wk))
+    bgs, img, bg_index = sample_background(rng_bg, S, wk)
     label, inst = np.zeros((S, S), np.uint8), np.zeros((S, S), np.uint8)
     n_obj = int(rng.choice([1, 2, 3], p=[0.4, 0.35, 0.25]))
     pad, min_px, objs = S // 2, 0.012 * S * S, []
     yy, xx = np.mgrid[0:S, 0:S].astype(np.float32)
     for k in range(n_obj):
-        cls = WORLD_CLASSES[rng.integers(len(WORLD_CLASSES))]
+        cls = wk.classes[rng.integers(len(wk.classes))]
         for _ in range(12):
             r = S * rng.uniform(0.14, 0.32) / (1 + 0.15 * (n_obj - 1))
             theta = rng.normal(0, 0.35) if rng.random() < 0.9 else rng.uniform(-np.pi, np.pi)
@@ -264,7 +360,7 @@ def make_world_sample(seed:Sequence[int], # (seed, split code, index): fixes eve
         layer[eye[pad:pad + S, pad:pad + S].astype(bool)] = WORLD_COLOURS['black']
         if rng.random() < 0.5:                                       # a dark outline, part of the object
             layer[m & ~cv2.erode(m.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)] *= 0.45
-        img[m], label[m], inst[m] = layer[m], WORLD_CLASSES.index(cls) + 1, k + 1
+        img[m], label[m], inst[m] = layer[m], wk.classes.index(cls) + 1, k + 1
         objs.append(dict(cls=cls, colour=colour, texture=tex, full_px=fulls[-1]))
     for k, o in enumerate(objs):
         ys, xs = np.nonzero(inst == k + 1)
@@ -273,23 +369,53 @@ def make_world_sample(seed:Sequence[int], # (seed, split code, index): fixes eve
     return WorldSample(image, label, inst, bg_index, dict(backgrounds=bgs, objects=objs))
 
 # %% ../nbs/15_world.ipynb #40d0ddfe
-def load_world_descriptions(path:str|Path|None=None, # default: the package's assets/world/descriptions.json
+def folder_world(root:str|Path, # a folder written by make_world
+                ) -> str:
+    "The world a folder written by make_world holds: its world.json says ('world' for a folder from before world names)."
+    from excel_nb.data import read_json
+    root = Path(root)
+    m = read_json(root/'world.json', 'world record') if (root/'world.json').is_file() else {}
+    return m.get('world', 'world') if isinstance(m, dict) else 'world'
+
+def load_world_descriptions(path:str|Path|None=None, # a JSON file, a world folder (its descriptions.json), or None:
+                                                     # the package's file of `world`
+                            world:str|WorldKind|None=None, # whose classes must be described; default: the folder's
+                                                           # world (world.json), else the first world
                            ) -> dict[str, list[str]]:
-    "The world's TSE description file: class -> 20 sentences 'a clean origami {cls}. it ...'."
-    path = Path(path) if path is not None else asset_path('world', 'descriptions.json')
+    """A world's TSE description file: class -> 20 sentences 'a clean origami {cls}. it ...'. Raises
+    MissingFileError for a missing file, DataError for a file that lacks a class of the world or a sentence form."""
+    folder = Path(path) if path is not None and Path(path).is_dir() else None
+    wk = world_kind(world if world is not None else folder_world(folder) if folder is not None else 'world')
+    path = folder/'descriptions.json' if folder is not None else Path(path) if path is not None else asset_path('world', wk.descriptions)
     if not path.is_file(): raise MissingFileError(f'description file not found: {path}')
     from excel_nb.data import read_json   # UTF-8 with or without a byte-order mark, clear errors
     d = read_json(path, 'description file')
     if not isinstance(d, dict): raise DataError(f'{path}: expected a JSON object {{class: [sentences]}}')
-    bad = [c for c in WORLD_CLASSES if c not in d or not all(s.startswith(f'a clean origami {c}. it ') for s in d[c])]
+    bad = [c for c in wk.classes if c not in d or not all(s.startswith(f'a clean origami {c}. it ') for s in d[c])]
     if bad: raise DataError(f'{path}: missing classes or sentences not of the form "a clean origami {{cls}}. it ..." '
                             f'for {bad}')
     return d
 
+def load_world_bg_words(path:str|Path|None=None, # a world folder (its background_words.txt), or None: the package's
+                                                 # file of `world`
+                        world:str|WorldKind='world', # the world whose shipped list is read when `path` is None
+                       ) -> list[str]:
+    "A world's background words (the CAM's extra text rows, spec 3.3): one per line in a folder, a JSON list shipped."
+    from excel_nb.data import read_json, read_text
+    if path is None: return list(read_json(asset_path('world', world_kind(world).bg_words), 'background word file'))
+    f = Path(path)/'background_words.txt'
+    if not f.is_file(): raise MissingFileError(f'background word file not found: {f}')
+    words = [l.strip() for l in read_text(f, 'background word file').splitlines() if l.strip()]
+    if not words: raise DataError(f'{f} names no background words')
+    return words
+
 BG_PHRASES = {'grass': ['grass', 'green grass', 'the grass'], 'sky': ['the sky', 'a blue sky', 'the cloudy sky'],
               'water': ['water', 'blue water', 'the water'], 'wall': ['a brick wall', 'the wall', 'a wall'],
               'sand': ['sand', 'the sand', 'sand dunes'], 'wood': ['wood', 'a wood floor', 'wood planks'],
-              'road': ['the road', 'a road', 'grey road'], 'snow': ['snow', 'white snow', 'the snow']}
+              'road': ['the road', 'a road', 'grey road'], 'snow': ['snow', 'white snow', 'the snow'],
+              'tiles': ['tiles', 'the tiles', 'a tiled floor'], 'leaves': ['leaves', 'fallen leaves', 'autumn leaves'],
+              'carpet': ['a carpet', 'the carpet', 'a red carpet'], 'marble': ['marble', 'white marble', 'a marble floor'],
+              'gravel': ['gravel', 'the gravel', 'grey gravel'], 'night': ['the night', 'a dark night', 'night']}
 CAPTION_TEMPLATES = dict(
     objects_bg=['a photo of {O} on {G}.', '{O} on {G}.', 'an image of {O} with {G} behind.', '{O} in front of {G}.',
                 'a picture showing {O} and {G}.', 'there is {O} on {G}.', 'a close-up of {O} on {G}.', '{G} with {O}.'],
@@ -348,10 +474,13 @@ def world_settings(root:str|Path, # a folder
     except (OSError, ValueError): return None
     return m if isinstance(m, dict) and m.get('generator') == 'excel_nb.world' else None
 
-def same_world(root:str|Path, **settings) -> bool:
-    "Whether `root` holds a world made by this code with these settings (n_train, n_val, seed, size, ...)."
+def same_world(root:str|Path, # a folder
+               world:str='world', # which world it must hold
+               **settings) -> bool:
+    "Whether `root` holds `world` made by this code with these settings (n_train, n_val, seed, size, ...)."
     m = world_settings(root)
-    return m is not None and m.get('code') == world_code_fingerprint() and all(m.get(k) == v for k, v in settings.items())
+    return (m is not None and m.get('code') == world_code_fingerprint() and m.get('world', 'world') == world_kind(world).name
+            and all(m.get(k) == v for k, v in settings.items()))
 
 def make_world(root:str|Path, # folder to create (must not exist unless overwrite)
                n_train:int=200, # images in the train split
@@ -360,13 +489,14 @@ def make_world(root:str|Path, # folder to create (must not exist unless overwrit
                size:int=160, # image side (px)
                captions_per_image:int=3,
                overwrite:bool=False, # replace an existing folder
+               world:str|WorldKind='world', # 'world' (the first) or 'world2' (6 of its classes + 6 others, other backgrounds)
               ) -> Path:
-    """Generate the world's segmentation dataset in the VOC layout; returns `root`. Written in a hidden folder
+    """Generate a world's segmentation dataset in the VOC layout; returns `root`. Written in a hidden folder
     beside `root` and moved into place at the end (an interruption leaves no half world). `world.json` records the
-    settings and `world_code_fingerprint()`. Raises ExcelError for bad settings, for a non-empty `root` without
+    world's name, the settings and `world_code_fingerprint()`. Raises ExcelError for bad settings or an unknown world, for a non-empty `root` without
     `overwrite`, and always for a non-empty `root` that is not a world (overwrite never deletes other data)."""
     from excel_nb.data import save_label_png
-    root = Path(root)
+    wk, root = world_kind(world), Path(root)
     if n_train < 0 or n_val < 0 or n_train + n_val == 0: raise ExcelError(f'need some images, got n_train={n_train}, n_val={n_val}')
     if size < 32 or size % 16: raise ExcelError(f'size must be a multiple of 16 and at least 32, got {size}')
     if root.exists() and not root.is_dir(): raise ExcelError(f'{root} exists and is not a folder')
@@ -379,28 +509,28 @@ def make_world(root:str|Path, # folder to create (must not exist unless overwrit
     tmp = Path(tempfile.mkdtemp(prefix=f'.{root.name}.', suffix='.part', dir=root.parent))
     try:
         for d in ('JPEGImages', 'SegmentationClass', 'ImageSets/Segmentation'): (tmp/d).mkdir(parents=True)
-        desc = load_world_descriptions()
+        desc = load_world_descriptions(world=wk)
         labels, captions, annots = {}, {}, {}
         for split, n in (('train', n_train), ('val', n_val)):
             names = [_sample_name(split, i) for i in range(n)]
             for i, name in enumerate(names):
                 key = (seed, SPLIT_CODES[split], i)
-                s = make_world_sample(key, size)
+                s = make_world_sample(key, size, wk)
                 Image.fromarray(s.image).save(tmp/'JPEGImages'/f'{name}.jpg', quality=95)
                 save_label_png(s.label, tmp/'SegmentationClass'/f'{name}.png')
-                labels[name] = [c for j, c in enumerate(WORLD_CLASSES) if (s.label == j + 1).any()]
-                rng = np.random.default_rng([*key, 2])
+                labels[name] = [c for j, c in enumerate(wk.classes) if (s.label == j + 1).any()]
+                rng = np.random.default_rng(_world_seed(key, 2, wk))
                 captions[name] = [make_caption(s.meta['objects'], s.meta['backgrounds'], rng, desc)
                                   for _ in range(captions_per_image)]
                 annots[name] = s.meta
             (tmp/'ImageSets'/'Segmentation'/f'{split}.txt').write_text(''.join(f'{x}\n' for x in names))
         save_json(labels, tmp/'cls_labels.json'); save_json(captions, tmp/'captions.json')
         save_json(annots, tmp/'annotations.json'); save_json(desc, tmp/'descriptions.json')
-        (tmp/'classes.txt').write_text(''.join(f'{c}\n' for c in WORLD_CLASSES))
-        (tmp/'background_words.txt').write_text(''.join(f'{c}\n' for c in WORLD_BACKGROUNDS))
-        save_json(dict(generator='excel_nb.world', version=1, seed=seed, size=size, n_train=n_train, n_val=n_val,
-                       captions_per_image=captions_per_image, code=world_code_fingerprint(),
-                       classes=WORLD_CLASSES, backgrounds=WORLD_BACKGROUNDS), tmp/'world.json')
+        (tmp/'classes.txt').write_text(''.join(f'{c}\n' for c in wk.classes))
+        (tmp/'background_words.txt').write_text(''.join(f'{c}\n' for c in wk.backgrounds))
+        save_json(dict(generator='excel_nb.world', version=1, world=wk.name, seed=seed, size=size, n_train=n_train,
+                       n_val=n_val, captions_per_image=captions_per_image, code=world_code_fingerprint(),
+                       classes=list(wk.classes), backgrounds=list(wk.backgrounds)), tmp/'world.json')
         if root.exists(): shutil.rmtree(root)
         os.replace(tmp, root)
     except BaseException:
@@ -408,10 +538,10 @@ def make_world(root:str|Path, # folder to create (must not exist unless overwrit
         raise
     return root
 
-def load_world_dataset(root:str|Path, # a folder written by make_world
+def load_world_dataset(root:str|Path, # a folder written by make_world (either world)
                        split:str='train', # 'train' | 'val'
                        **kw):
-    """The world's split as an `excel_nb.data.FolderDataset` (12 classes, masks, image-level labels); the loader
+    """A world's split as an `excel_nb.data.FolderDataset` (the folder's 12 classes, masks, image-level labels); the loader
     of the dataset kind 'world' (`load_dataset('world', root, split)`). Raises ExcelError for any other option."""
     from excel_nb.data import FolderDataset
     if kw: raise ExcelError(f'a world dataset takes no {", ".join(sorted(kw))} option: its labels come from its masks')
@@ -714,11 +844,11 @@ def load_world_clip(device:str|torch.device='cpu',
 def cli_world(args:argparse.Namespace) -> int:
     "Run `excel-nb world ...`."
     if args.world_command == 'make':
-        settings = dict(n_train=args.n_train, n_val=args.n_val, seed=args.seed, size=args.size)
+        settings = dict(n_train=args.n_train, n_val=args.n_val, seed=args.seed, size=args.size, world=args.world)
         if not args.overwrite and same_world(args.root, **settings):
-            print(f'{args.root} already holds this world (same settings and code): nothing to do'); return 0
+            print(f'{args.root} already holds this world (same world, settings and code): nothing to do'); return 0
         root = make_world(args.root, **settings, overwrite=args.overwrite)
-        print(f'wrote {args.n_train} train and {args.n_val} val images to {root}')
+        print(f'wrote {args.n_train} train and {args.n_val} val images of {args.world} to {root}')
     elif args.world_command == 'train-clip':
         cfg = WorldTrainCfg() if args.steps is None else WorldTrainCfg(steps=args.steps)
         train_world_clip(args.out, seed=args.seed, minutes=args.minutes, cfg=cfg, threads=args.threads)
