@@ -82,11 +82,13 @@ def cli_datacheck_args(p:argparse.ArgumentParser) -> None:
     p.add_argument('--dataset', required=True, choices=DATASET_KINDS, help='dataset layout')
     p.add_argument('--root', required=True, help='dataset root (VOC2012/, COCO/, or your folder)')
     p.add_argument('--split', default=None, help='split name (default: train; all for folder)')
-    p.add_argument('--label-file', default=None, help='voc/coco: label file (.npy/.json/.csv)')
+    p.add_argument('--label-file', default=None, help='image-level label file (.npy/.json/.csv); folder: the same as '
+                   '--labels (default there: labels.csv or labels.json in the folder). A relative path is looked '
+                   'for in the current folder, then under --root')
     p.add_argument('--list-file', default=None, help='explicit split list')
     p.add_argument('--sbd-root', default=None, help='voc: folder with the SBD train.txt/val.txt')
     p.add_argument('--classes', default=None, help='folder: class file, or names separated by commas')
-    p.add_argument('--labels', default=None, help='folder: label file')
+    p.add_argument('--labels', default=None, help='folder: label file (the same as --label-file)')
     p.add_argument('--masks', default=None, help='folder: mask folder')
     p.add_argument('--no-progress', action='store_true', help='no progress bar')
 
