@@ -90,6 +90,9 @@ def format_bench(r:dict) -> str:
 
 # %% ../nbs/14_bench.ipynb #001be487
 def cli_bench(args:argparse.Namespace) -> int:
+    from excel_nb.cams import check_input_size
+    if args.what == 'cams' and not args.case: check_input_size(args.model, args.image_size, '--image-size')
+    if args.what == 'train': check_input_size(args.model, args.crop, '--crop')
     devices = [args.device] if args.device else (['cpu', 'cuda'] if torch.cuda.is_available() else ['cpu'])
     results = {}
     for dev in devices:

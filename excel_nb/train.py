@@ -719,6 +719,9 @@ def train_from_args(args:argparse.Namespace, # parsed `excel-nb train` options
     flags['num_workers'] = default_workers() if args.workers is None else args.workers
     default = args.dataset if args.dataset in ('coco', 'world') else 'voc'   # the dataset kind's recipe
     cfg = build_train_cfg(args.preset, args.config, flags, args.set, default, args.iters)
+    from excel_nb.cams import KIND_DEFAULTS, check_input_size   # the crop must fit the CLIP, before anything is read or written
+    check_input_size(args.model or KIND_DEFAULTS.get(args.dataset, {}).get('model') or ExCELCfg().model, cfg.crop_size,
+                     'crop_size (--crop-size)')
     if args.dataset == 'folder' and 'split' not in flags and 'split' not in parse_sets(args.set):
         cfg = replace(cfg, split='all', val_split=None)       # a folder dataset has no VOC split names
     ds = load_data_from_args(args, cfg.split)
