@@ -759,10 +759,10 @@ def train_main(argv:Sequence[str]|None=None) -> int:
     p = argparse.ArgumentParser(prog='excel-nb train', description='single-stage ExCEL training')
     cli_train_args(p)
     args = p.parse_args(list(sys.argv[1:] if argv is None else argv))
-    from excel_nb.cli import error_message
+    from excel_nb.cli import error_message, option_strings
     try: return cli_train(args)
     except Exception as e:
-        msg = error_message(e)
+        msg = error_message(e, option_strings(p))
         if msg is None: raise
         print(f'excel-nb train: error: {msg}', file=sys.stderr)
         return 2
