@@ -162,7 +162,7 @@ def open_image_file(path:str|Path, # image or mask file
         yield im
 
 def load_image(path:str|Path, # image file (jpg, png, ...)
-               max_pixels:int|None=None, # largest width x height accepted; None: `pixel_limit()` (50 MP)
+               max_pixels:int|None=None, # largest width x height accepted; None: `pixel_limit()` (12 MP)
               ) -> np.ndarray: # H x W x 3 uint8 RGB
     "Read an image as an RGB uint8 array, with a clear error for missing, corrupt, truncated or oversized files."
     path = Path(path)
