@@ -193,7 +193,7 @@ class RunFolder:
                 ):
         if mode not in RUN_MODES: raise ExcelError(f'run folder mode must be one of {RUN_MODES}, not {mode!r}')
         self.path, self.command, self.mode, self.hint = Path(path).expanduser(), command, mode, hint
-        self.fingerprint = json.loads(json.dumps(fingerprint, default=_json_default))
+        self.fingerprint = json.loads(json.dumps(_finite(fingerprint), default=_json_default))   # as run.json holds it
         self.outputs, self.record_path = [o for o in outputs], Path(path).expanduser()/record
         self.lock_path = self.record_path.with_name(f'.{record}.lock')
         self._lock, self.resumed, self.warn_only, self.precious = None, False, tuple(warn_only), tuple(precious)
