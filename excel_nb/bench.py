@@ -10,12 +10,13 @@ import json
 import resource
 import statistics
 import sys
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from .cam import compute_cam
-from .core import Timer, device_description, get_device, save_json
+from .core import Timer, check_out_dir, device_description, get_device, save_json
 from .pseudo import PseudoCfg, compute_scores, par_refine, refine_cams_caa, scores_to_label
 from .svc import ExCELViT, SVCCfg
 
@@ -90,6 +91,10 @@ def format_bench(r:dict) -> str:
 
 # %% ../nbs/14_bench.ipynb #001be487
 def cli_bench(args:argparse.Namespace) -> int:
+    from excel_nb.cams import check_input_size
+    if args.out: check_out_dir(Path(args.out).expanduser().parent)   # before anything is timed
+    if args.what == 'cams' and not args.case: check_input_size(args.model, args.image_size, '--image-size')
+    if args.what == 'train': check_input_size(args.model, args.crop, '--crop')
     devices = [args.device] if args.device else (['cpu', 'cuda'] if torch.cuda.is_available() else ['cpu'])
     results = {}
     for dev in devices:

@@ -18,11 +18,11 @@ import torch
 from torch import Tensor, nn
 
 from .cam import compute_cam
-from .core import (DataError, ExcelError, MissingFileError, RunFolder, Timer, atomic_write, check_out_dir,
-                           code_fingerprint, default_threads, device_description, fraction, get_device, git_commit,
-                           nonneg_int, open_fraction, positive_float, positive_int, save_json, set_threads)
+from .core import (MAX_INPUT_SIZE, DataError, ExcelError, MissingFileError, RunFolder, Timer, atomic_write,
+                           check_out_dir, code_fingerprint, default_threads, device_description, fraction, get_device,
+                           git_commit, nonneg_int, open_fraction, positive_float, positive_int, save_json, set_threads)
 from .data import (DATASET_KINDS, SegDataset, denormalize, load_dataset, load_mask, preprocess, read_text,
-                           save_label_png, validate_split)
+                           resolve_input, save_label_png, validate_split)
 from .metrics import ConfusionMatrix, save_metrics
 from .pseudo import PseudoCfg, make_pseudo_label
 from .svc import ExCELViT, SVCCfg
@@ -31,8 +31,8 @@ from .tse import TSECfg, TextBank, background_words, descriptions_hash
 # %% auto #0
 __all__ = ['SCORE_KINDS', 'DATASET_TYPES', 'KIND_DEFAULTS', 'NO_WEIGHTS', 'ExCELCfg', 'ExCEL', 'save_scores', 'load_scores',
            'dataset_identity', 'predict_split', 'run_cams', 'cam_scores', 'default_workers', 'parse_words',
-           'default_folder_bg_words', 'resolve_model_args', 'own_world_file', 'build_from_args', 'load_data_from_args',
-           'cli_cams']
+           'default_folder_bg_words', 'resolve_model_args', 'own_world_file', 'vision_config', 'check_input_size',
+           'build_from_args', 'load_data_from_args', 'cli_cams']
 
 # %% ../nbs/08_cams.ipynb #2abb70e6
 @dataclass
@@ -345,19 +345,14 @@ def default_folder_bg_words(classes:list[str], # the folder dataset's foreground
 
 def resolve_model_args(args:argparse.Namespace, kind:str) -> argparse.Namespace:
     "Fill the dataset kind's defaults into the model options left unset (in place; returns `args`); checks them."
-    import open_clip
     d = ExCELCfg()
     kd = {'model': d.model, 'pretrained': None, 'image_size': d.image_size, **KIND_DEFAULTS.get(kind, KIND_DEFAULTS['voc'])}
     if kind == 'world' and args.model not in (None, 'excel-world-vit'): kd['pretrained'] = None  # no world weights for it
     for k, v in kd.items():
         if getattr(args, k, None) is None: setattr(args, k, v)
     if args.pretrained is None: raise ExcelError(NO_WEIGHTS)
-    mc = open_clip.get_model_config(args.model)
-    if mc is None: raise ExcelError(f'unknown CLIP model name {args.model!r} (--model)')
-    v = mc.get('vision_cfg', {})
-    patch, layers = v.get('patch_size'), v.get('layers')
-    if patch and args.image_size < patch:
-        raise ExcelError(f'--image-size {args.image_size} is smaller than the patch size {patch} of {args.model}')
+    layers = vision_config(args.model).get('layers')
+    check_input_size(args.model, args.image_size, '--image-size')
     if isinstance(layers, int) and args.n_svc > layers:
         raise ExcelError(f'--n-svc {args.n_svc} is more than the {layers} blocks of {args.model}')
     return args
@@ -369,6 +364,26 @@ def own_world_file(dataset:SegDataset, # the dataset a command runs on
     root = getattr(dataset, 'root', None)
     if root is None or not (Path(root)/'world.json').is_file() or not (Path(root)/name).is_file(): return None
     return Path(root)/name
+
+def vision_config(model:str, # open_clip model name
+                 ) -> dict:
+    "The image tower's open_clip config of a model (patch_size, layers, ...); ExcelError for an unknown name."
+    import open_clip
+    import excel_nb.clip   # registers excel_nb's own model configs (excel-tiny-vit, excel-world-vit) with open_clip
+    mc = open_clip.get_model_config(model)
+    if mc is None: raise ExcelError(f'unknown CLIP model name {model!r} (--model)')
+    return mc.get('vision_cfg', {})
+
+def check_input_size(model:str, # open_clip model name
+                     size:int, # side of the square input in pixels
+                     option:str='--image-size', # the option that set it, for the message
+                    ) -> int:
+    "`size` when a square input of that side fits the model's ViT (one patch at least, MAX_INPUT_SIZE at most); else ExcelError."
+    patch = vision_config(model).get('patch_size')
+    if patch and size < patch: raise ExcelError(f'{option} {size} is smaller than the patch size {patch} of {model}')
+    if size > MAX_INPUT_SIZE:
+        raise ExcelError(f'{option} {size} is larger than {MAX_INPUT_SIZE} px (memory grows with the square of the input)')
+    return size
 
 def build_from_args(args:argparse.Namespace, dataset:SegDataset, kind:str) -> ExCEL:
     """An ExCEL model from command-line options (unset ones: the dataset kind's defaults) and a dataset. `--descriptions
@@ -400,7 +415,9 @@ def build_from_args(args:argparse.Namespace, dataset:SegDataset, kind:str) -> Ex
 def load_data_from_args(args:argparse.Namespace, split:str|None) -> SegDataset:
     "The split named by --dataset/--root/--label-file (a folder dataset takes its labels file as `labels`)."
     kw = {}
-    if args.label_file: kw = {'labels': args.label_file} if args.dataset == 'folder' else {'label_file': args.label_file}
+    if args.label_file:   # a relative path: from the current folder, else under --root; recorded as the file found
+        args.label_file = str(resolve_input(args.label_file, args.root, 'label file (--label-file)'))
+        kw = {'labels': args.label_file} if args.dataset == 'folder' else {'label_file': args.label_file}
     return load_dataset(args.dataset, args.root, split, **kw)
 
 def cli_cams(args:argparse.Namespace) -> int:

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+import warnings
+from typing import Collection
 
 # %% auto #0
-__all__ = ['COMMANDS', 'build_parser', 'error_message', 'main']
+__all__ = ['COMMANDS', 'MEMORY_KNOBS', 'build_parser', 'memory_advice', 'option_strings', 'error_message', 'main']
 
 # %% ../nbs/99_cli.ipynb #3d49a440
 # name -> (module, one-line help); the module defines cli_<name>_args(parser) and cli_<name>(args)
@@ -52,7 +55,30 @@ def build_parser(argv:list[str]|None=None, # arguments, used to import only the 
                            help='show the full traceback of an error')
     return parser
 
-def error_message(e:BaseException) -> str|None:
+MEMORY_KNOBS = (  # option -> what to try when memory runs out; advice names only the options the command has
+    ('--batch-size', 'a smaller --batch-size'), ('--batch', 'a smaller --batch'),
+    ('--image-size', 'a smaller --image-size'), ('--crop-size', 'a smaller --crop-size'), ('--crop', 'a smaller --crop'),
+    ('--workers', 'fewer --workers (each holds its own images)'), ('--limit', '--limit N to try a few images first'),
+    ('--device', 'another --device (cpu when the GPU is full, or a GPU with more memory)'),
+)
+
+def memory_advice(options:Collection[str]=(), # the option strings of the command that ran out of memory
+                 ) -> str:
+    "What to try after running out of memory, from the options the command really has (any command)."
+    tips = [t for o, t in MEMORY_KNOBS if o in options]
+    if '--root' in options or '--dataset' in options:
+        tips.append('smaller images (cams and infer need about 0.65 GB per megapixel of an image; '
+                    'EXCEL_NB_MAX_PIXELS refuses larger ones up front)')
+    tips.append('fewer other programs running, or a machine with more memory')
+    return 'try ' + '; '.join(tips)
+
+def option_strings(parser:argparse.ArgumentParser|None) -> set[str]:
+    "Every option string a parser takes (its groups included)."
+    return {s for a in (parser._actions if parser is not None else []) for s in a.option_strings}
+
+def error_message(e:BaseException, # the exception that ended the command
+                  options:Collection[str]=(), # the command's option strings (for the out-of-memory advice)
+                 ) -> str|None:
     "The one-line message a user sees for an expected error (bad input or environment); None for a bug."
     from excel_nb.core import ExcelError
     if isinstance(e, ExcelError):
@@ -60,29 +86,69 @@ def error_message(e:BaseException) -> str|None:
         return str(unwrap_worker_error(e))
     if isinstance(e, MemoryError) or 'out of memory' in str(e).lower() or "can't allocate memory" in str(e).lower():
         return (f'out of memory ({type(e).__name__}: {str(e).splitlines()[0][:160] if str(e) else "no details"}); '
-                'use a smaller --batch-size or --image-size, or fewer --workers')
+                + memory_advice(options))
     if isinstance(e, OSError):   # disk full, permission denied, a path that is a file, ...
         where = ' -> '.join(str(f) for f in (e.filename, e.filename2) if f) or 'file system'
         return f'{where}: {e.strerror or e}'
     return None
 
-def main(argv:list[str]|None=None) -> int:
-    "Entry point of the `excel-nb` console script: exit code 0 ok, 2 bad input or environment, 130 interrupted."
-    argv = sys.argv[1:] if argv is None else list(argv)
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    "How a Python warning reaches a command-line user: `warning: ...` on one line, without the source line."
+    print('warning: ' + ' '.join(str(message).split()), file=file or sys.stderr)
+
+def _stdout_closed() -> bool:
+    "Whether stdout is a pipe whose reader has gone (`excel-nb ... | head -1`)."
+    try:
+        import select
+        p = select.poll(); p.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(ev & select.POLLERR for _, ev in p.poll(0))
+    except (AttributeError, ValueError, OSError): return False
+
+def _quiet_stdout() -> None:
+    "Point stdout at /dev/null, so that Python's flush at exit does not report the broken pipe again."
+    try:
+        fd = os.open(os.devnull, os.O_WRONLY); os.dup2(fd, sys.stdout.fileno()); os.close(fd)
+    except (AttributeError, ValueError, OSError): pass
+
+def _run_command(argv:list[str]) -> int:
     parser = build_parser(argv)
     args = parser.parse_args(argv)
-    if not args.command:
-        parser.print_help()
-        return 0
-    debug = getattr(args, 'debug', False)
-    try:
-        fn = getattr(importlib.import_module(COMMANDS[args.command][0]), _func_name(args.command))
-        return int(fn(args) or 0)
-    except KeyboardInterrupt:
-        print(f'excel-nb {args.command}: interrupted', file=sys.stderr)
-        return 130
-    except Exception as e:
-        msg = error_message(e)
-        if msg is None or debug: raise
-        print(f'excel-nb {args.command}: error: {msg}', file=sys.stderr)
+    if not args.command:   # usage and the list of commands, as an error: nothing was asked
+        parser.print_help(sys.stderr)
+        print('excel-nb: error: no command given (excel-nb COMMAND --help describes one)', file=sys.stderr)
         return 2
+    debug = getattr(args, 'debug', False)
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[args.command]
+    with warnings.catch_warnings():
+        if not debug: warnings.showwarning = _one_line_warning
+        try:
+            if os.environ.get('EXCEL_NB_MAX_PIXELS', '').strip():   # a bad value is one error now, not one per image
+                from excel_nb.data import pixel_limit
+                pixel_limit()
+            fn = getattr(importlib.import_module(COMMANDS[args.command][0]), _func_name(args.command))
+            rc = int(fn(args) or 0)
+            sys.stdout.flush()
+            return rc
+        except KeyboardInterrupt:
+            print(f'excel-nb {args.command}: interrupted', file=sys.stderr)
+            return 130
+        except Exception as e:
+            if isinstance(e, BrokenPipeError) and _stdout_closed():   # the reader of our output has gone: nothing to say
+                _quiet_stdout()
+                return 141   # as a shell reports a command ended by SIGPIPE
+            msg = error_message(e, option_strings(sub))
+            if msg is None or debug: raise
+            print(f'excel-nb {args.command}: error: {msg}', file=sys.stderr)
+            return 2
+
+def main(argv:list[str]|None=None) -> int:
+    "Entry point of the `excel-nb` console script: exit code 0 ok, 2 bad input or environment (or no command), 130 interrupted, 141 output pipe closed."
+    try: return _run_command(sys.argv[1:] if argv is None else list(argv))
+    except BrokenPipeError:   # while printing help or usage into a closed pipe
+        if not _stdout_closed(): raise
+        _quiet_stdout()
+        return 141
+
+# %% ../nbs/99_cli.ipynb #6853972a
+if __name__ == '__main__' and '__file__' in globals():   # `python -m excel_nb.cli ...` (not when this notebook runs)
+    sys.exit(main())

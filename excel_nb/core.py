@@ -9,6 +9,7 @@ import argparse
 import contextlib
 import hashlib
 import json
+import math
 import os
 import random
 import shutil
@@ -23,10 +24,11 @@ import numpy as np   # torch is imported where it is used: importing core (for e
 
 # %% auto #0
 __all__ = ['VOC_CLASSES', 'COCO_CLASSES', 'RUN_FORMAT', 'RUN_MODES', 'positive_int', 'nonneg_int', 'positive_float', 'fraction',
-           'open_fraction', 'ExcelError', 'DataError', 'MissingFileError', 'WeightsError', 'seed_everything',
-           'atomic_write', 'save_json', 'load_json', 'code_fingerprint', 'file_sha1', 'fingerprint_diff',
-           'check_out_dir', 'RunFolder', 'check_state_dict', 'load_yaml', 'get_device', 'asset_path', 'git_commit',
-           'device_description', 'default_threads', 'set_threads', 'Timer']
+           'open_fraction', 'MAX_INPUT_SIZE', 'input_size', 'ExcelError', 'DataError', 'MissingFileError',
+           'WeightsError', 'seed_everything', 'atomic_write', 'save_json', 'load_json', 'code_fingerprint', 'file_sha1',
+           'fingerprint_diff', 'check_out_dir', 'RunFolder', 'check_state_dict', 'load_yaml', 'get_device',
+           'asset_path', 'git_commit', 'device_description', 'default_threads', 'set_threads', 'env_positive_int',
+           'Timer']
 
 # %% ../nbs/00_core.ipynb #afcdb5bd
 class ExcelError(Exception):
@@ -92,9 +94,18 @@ def _umask() -> int:
     return m
 
 def save_json(obj:Any, path:str|Path, indent:int=2) -> Path:
-    "Write `obj` as JSON to `path` atomically."
-    with atomic_write(path, 'w', encoding='utf-8') as f: json.dump(obj, f, indent=indent, default=_json_default)
+    "Write `obj` as strict JSON to `path` atomically: NaN and infinities become null (JSON has no such numbers)."
+    text = json.dumps(_finite(obj), indent=indent, default=_json_default, allow_nan=False)
+    with atomic_write(path, 'w', encoding='utf-8') as f: f.write(text)
     return Path(path)
+
+def _finite(o:Any) -> Any:
+    "`o` with every non-finite float (NaN, inf; numpy and tensor values included) replaced by None."
+    if isinstance(o, float): return o if math.isfinite(o) else None
+    if isinstance(o, dict): return {k: _finite(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)): return [_finite(v) for v in o]
+    if isinstance(o, (np.floating, np.ndarray)) or type(o).__name__ == 'Tensor': return _finite(_json_default(o))
+    return o
 
 def _json_default(o):
     if isinstance(o, (np.integer,)): return int(o)
@@ -182,7 +193,7 @@ class RunFolder:
                 ):
         if mode not in RUN_MODES: raise ExcelError(f'run folder mode must be one of {RUN_MODES}, not {mode!r}')
         self.path, self.command, self.mode, self.hint = Path(path).expanduser(), command, mode, hint
-        self.fingerprint = json.loads(json.dumps(fingerprint, default=_json_default))
+        self.fingerprint = json.loads(json.dumps(_finite(fingerprint), default=_json_default))   # as run.json holds it
         self.outputs, self.record_path = [o for o in outputs], Path(path).expanduser()/record
         self.lock_path = self.record_path.with_name(f'.{record}.lock')
         self._lock, self.resumed, self.warn_only, self.precious = None, False, tuple(warn_only), tuple(precious)
@@ -397,6 +408,23 @@ nonneg_int = _arg_type('nonneg_int', int, lambda v: v >= 0, 'must be a whole num
 positive_float = _arg_type('positive_float', float, lambda v: v > 0 and np.isfinite(v), 'must be a number > 0')
 fraction = _arg_type('fraction', float, lambda v: 0 < v <= 1, 'must be a number in (0, 1]')
 open_fraction = _arg_type('open_fraction', float, lambda v: 0 < v < 1, 'must be a number strictly between 0 and 1')
+
+MAX_INPUT_SIZE = 2048  # largest square network input (--image-size, --crop-size): 2048 px is 16 x the ViT's 14 x 14 grid
+input_size = _arg_type('input_size', int, lambda v: 1 <= v <= MAX_INPUT_SIZE,
+                       f'must be a whole number of pixels from 1 to {MAX_INPUT_SIZE} (a square network input)')
+
+def env_positive_int(name:str, # environment variable
+                     default:int, # its value when unset or empty
+                     unit:str='', # what it counts, for the message ('pixels')
+                    ) -> int:
+    "A positive whole number from the environment; ExcelError naming the variable for anything else ('abc', '0', '1e6')."
+    v = os.environ.get(name, '').strip()
+    if not v: return default
+    if not (v.isascii() and v.isdigit()) or int(v) < 1:
+        raise ExcelError(f'environment variable {name} must be a positive whole number{" of " + unit if unit else ""}, '
+                         f'got {v!r}; unset it for the default ({default:,})')
+    return int(v)
+
 
 # %% ../nbs/00_core.ipynb #76708468
 def _cuda_sync():

@@ -26,18 +26,19 @@ import torch.nn.functional as F
 from PIL import Image
 
 from .core import (COCO_CLASSES, VOC_CLASSES, DataError, ExcelError, MissingFileError, RunFolder, atomic_write,
-                           code_fingerprint, file_sha1, save_json)
+                           code_fingerprint, env_positive_int, file_sha1, save_json)
 from .options import DATASET_KINDS, DATASET_LOADERS, DATASET_MODULES
 
 # %% auto #0
-__all__ = ['IMAGE_EXTS', 'MAX_PIXELS', 'COCO_PREFIXES', 'COCO_CATEGORY_IDS', 'COCO_SPELLINGS', 'IMAGENET_MEAN', 'IMAGENET_STD',
-           'voc_palette', 'save_label_png', 'read_text', 'read_json', 'pixel_limit', 'open_image_file', 'load_image',
-           'load_mask', 'mask_to_label', 'NumpyOnlyUnpickler', 'load_labels', 'check_label_table', 'SegDataset',
-           'sbd_list_dirs', 'build_train_aug', 'VOCDataset', 'coco_mask_name', 'COCODataset', 'read_class_list',
-           'FolderDataset', 'register_dataset_kind', 'load_dataset', 'make_voc_tree', 'make_coco_annotations',
-           'coco_category_map', 'load_coco_instances', 'coco_to_voc', 'make_folder_dataset', 'normalize', 'preprocess',
-           'denormalize', 'augment_train', 'TrainDataset', 'unwrap_worker_error', 'worker_errors_unwrapped',
-           'check_dataset', 'scan_split_files', 'validate_split', 'cli_datacheck', 'cli_coco2voc']
+__all__ = ['IMAGE_EXTS', 'MAX_PIXELS', 'COCO_PREFIXES', 'LABEL_FILES', 'COCO_CATEGORY_IDS', 'COCO_SPELLINGS', 'IMAGENET_MEAN',
+           'IMAGENET_STD', 'voc_palette', 'save_label_png', 'read_text', 'read_json', 'pixel_limit', 'open_image_file',
+           'load_image', 'load_mask', 'mask_to_label', 'NumpyOnlyUnpickler', 'load_labels', 'check_label_table',
+           'SegDataset', 'sbd_list_dirs', 'build_train_aug', 'VOCDataset', 'coco_mask_name', 'COCODataset',
+           'resolve_input', 'default_label_file', 'read_class_list', 'FolderDataset', 'register_dataset_kind',
+           'load_dataset', 'make_voc_tree', 'make_coco_annotations', 'coco_category_map', 'load_coco_instances',
+           'coco_to_voc', 'make_folder_dataset', 'normalize', 'preprocess', 'denormalize', 'augment_train',
+           'TrainDataset', 'unwrap_worker_error', 'worker_errors_unwrapped', 'check_dataset', 'scan_split_files',
+           'validate_split', 'cli_datacheck', 'cli_coco2voc']
 
 # %% ../nbs/01_data.ipynb #3ea5f30d
 def voc_palette(n:int=256, # number of colours (ids 0..n-1)
@@ -101,15 +102,11 @@ def read_json(path:str|Path, # a JSON input
 
 # %% ../nbs/01_data.ipynb #4f25dea9
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
-MAX_PIXELS = 50_000_000  # largest image or mask read (width x height); $EXCEL_NB_MAX_PIXELS overrides it
+MAX_PIXELS = 12_000_000  # largest image or mask read (width x height; ~0.65 GB per MP in cams); $EXCEL_NB_MAX_PIXELS overrides it
 
 def pixel_limit() -> int:
-    "The largest image area read, in pixels: $EXCEL_NB_MAX_PIXELS when set, else `MAX_PIXELS` (50 MP)."
-    v = os.environ.get('EXCEL_NB_MAX_PIXELS', '').strip()
-    if not v: return MAX_PIXELS
-    n = int(v) if v.isdigit() else 0
-    if n < 1: raise ExcelError(f'EXCEL_NB_MAX_PIXELS must be a positive whole number of pixels, got {v!r}')
-    return n
+    "The largest image area read, in pixels: $EXCEL_NB_MAX_PIXELS when set, else `MAX_PIXELS` (12 MP); ExcelError if it is not a positive whole number."
+    return env_positive_int('EXCEL_NB_MAX_PIXELS', MAX_PIXELS, 'pixels')
 
 def _to_rgb(im:Image.Image) -> np.ndarray:
     "Convert a loaded Pillow image of any mode to H x W x 3 uint8 RGB."
@@ -166,7 +163,7 @@ def open_image_file(path:str|Path, # image or mask file
         yield im
 
 def load_image(path:str|Path, # image file (jpg, png, ...)
-               max_pixels:int|None=None, # largest width x height accepted; None: `pixel_limit()` (50 MP)
+               max_pixels:int|None=None, # largest width x height accepted; None: `pixel_limit()` (12 MP)
               ) -> np.ndarray: # H x W x 3 uint8 RGB
     "Read an image as an RGB uint8 array, with a clear error for missing, corrupt, truncated or oversized files."
     path = Path(path)
@@ -566,6 +563,29 @@ class COCODataset(SegDataset):
 def _resolve(root:Path, p:str|Path|None) -> Path|None:
     return None if p is None else (Path(p) if Path(p).is_absolute() else root/p)
 
+def resolve_input(p:str|Path|None, # a path given on the command line (--label-file, --list-file, --labels, --masks, ...)
+                  root:str|Path, # the dataset root (--root)
+                  what:str='file', # what it is, for the message: 'label file (--label-file)'
+                 ) -> Path|None: # absolute when found; an absolute `p` as given
+    "A relative input path from the current folder when it is there, else from the dataset root; MissingFileError naming both."
+    if p is None: return None
+    p = Path(p).expanduser()
+    if p.is_absolute(): return p
+    tried = [Path.cwd()/p, Path(root).expanduser().absolute()/p]
+    for t in tried:
+        if t.exists(): return t
+    raise MissingFileError(f'{what} not found: {p} (looked in {tried[0]} and {tried[1]})')
+
+LABEL_FILES = ('labels.csv', 'labels.json')  # the label files a folder dataset picks up by itself
+
+def default_label_file(root:Path) -> str|None:
+    "The label file of a folder dataset when none is named: labels.csv or labels.json; DataError when both are there."
+    found = [n for n in LABEL_FILES if (root/n).is_file()]
+    if len(found) > 1:
+        raise DataError(f'{root} holds two label files, {root/found[0]} and {root/found[1]}: remove one, or name the one '
+                        'to use (--label-file)')
+    return found[0] if found else None
+
 def read_class_list(path:str|Path, # text file, one class name per line
                    ) -> list[str]:
     "Class names from a class list file, in order; DataError for a repeated name (naming both lines)."
@@ -605,7 +625,7 @@ class FolderDataset(SegDataset):
             self.files[p.stem] = p
         lst = _resolve(root, list_file) if list_file is not None else (root/f'{split}.txt' if split != 'all' else None)
         names = _read_list(lst, 'split list') if lst is not None else list(self.files)
-        if labels is None: labels = next((n for n in ('labels.csv', 'labels.json') if (root/n).is_file()), None)
+        if labels is None: labels = default_label_file(root)
         if masks is None and (root/'masks').is_dir(): masks = 'masks'
         self.mask_dir = _resolve(root, masks)
         if self.mask_dir is not None and not self.mask_dir.is_dir():
@@ -623,6 +643,8 @@ class FolderDataset(SegDataset):
     def mask_path(self, i:int) -> Path: return self.mask_dir/f'{self.names[i]}.png'
 
 # %% ../nbs/01_data.ipynb #53fa93b6
+_OWN_KINDS = {'voc', 'coco', 'folder'}  # the kinds defined here (their classes are below)
+
 def register_dataset_kind(name:str, # the kind: load_dataset(name, ...); listed in excel_nb.options.DATASET_MODULES for --dataset
                           loader, # loader(root, split=..., **options) -> SegDataset; raises ExcelError on bad options
                           default_split:str='train', # the split when none is given
@@ -630,11 +652,8 @@ def register_dataset_kind(name:str, # the kind: load_dataset(name, ...); listed 
     "Make a dataset kind loadable by `load_dataset` (the module that defines a kind calls this when imported)."
     if not isinstance(name, str) or not name or not callable(loader):
         raise ExcelError(f'bad dataset kind {name!r}: needs a name and a callable loader')
+    if name in _OWN_KINDS: raise ExcelError(f'dataset kind {name!r} is defined by excel_nb.data itself')
     DATASET_LOADERS[name] = (loader, default_split)
-
-register_dataset_kind('voc', VOCDataset)
-register_dataset_kind('coco', COCODataset)
-register_dataset_kind('folder', FolderDataset, default_split='all')
 
 def load_dataset(kind:str, # a kind of excel_nb.options.DATASET_MODULES ('voc', 'coco', 'folder', 'world') or one registered
                  root:str|Path, # dataset root (see each class)
@@ -642,10 +661,12 @@ def load_dataset(kind:str, # a kind of excel_nb.options.DATASET_MODULES ('voc', 
                  **kw) -> SegDataset:
     """Build a dataset by kind: `load_dataset('voc', '/data/VOC2012', 'val')`. A kind defined in another module
     (the built-in world) is loaded by importing that module, which registers it. Raises ExcelError for an unknown kind."""
-    if kind not in DATASET_LOADERS and kind in DATASET_MODULES: importlib.import_module(DATASET_MODULES[kind])
-    if kind not in DATASET_LOADERS:
+    own = {'voc': (VOCDataset, 'train'), 'coco': (COCODataset, 'train'), 'folder': (FolderDataset, 'all')}
+    if kind not in own and kind not in DATASET_LOADERS and kind in DATASET_MODULES:
+        importlib.import_module(DATASET_MODULES[kind])   # the module registers its kind
+    if kind not in own and kind not in DATASET_LOADERS:
         raise ExcelError(f'unknown dataset kind {kind!r}; use one of {sorted(set(DATASET_KINDS) | set(DATASET_LOADERS))}')
-    loader, default_split = DATASET_LOADERS[kind]
+    loader, default_split = own.get(kind) or DATASET_LOADERS[kind]
     return loader(root, split=default_split if split is None else split, **kw)
 
 
@@ -1118,6 +1139,7 @@ def check_dataset(ds:SegDataset, # the dataset to scan
                  ) -> dict: # count, class_images (images per class), bad [(name, message)], disagree [(name, message)], problems [message]
     "Read every sample of a dataset and report class frequencies, every bad file and every label the masks contradict."
     from tqdm.auto import tqdm
+    pixel_limit()   # a bad $EXCEL_NB_MAX_PIXELS is one error, not one bad file per image
     freq, bad, disagree = np.zeros(ds.n_classes, np.int64), [], []
     for i in tqdm(range(len(ds)), desc=f'check {ds.split}', disable=not progress, unit='img'):
         try:
@@ -1130,6 +1152,9 @@ def check_dataset(ds:SegDataset, # the dataset to scan
                                                   f'has {_class_list(m, ds.classes)}'))
         except ExcelError as e: bad.append((ds.names[i], str(e)))
     problems = []
+    if isinstance(ds, FolderDataset) and not ds.has_labels:
+        problems.append(f'{ds.root} has neither image-level labels nor masks: write labels.csv or labels.json there (or pass '
+                        '--label-file), or masks/<name>.png; cams, train and the metrics need one of them')
     if ds.has_labels and len(bad) < len(ds) and not freq.any():
         src = f'the label file {ds.label_file}' if ds.labels is not None else 'the masks'
         problems.append(f'no image of split {ds.split!r} has a foreground class: {src} give every image an all-zero label')
@@ -1140,6 +1165,7 @@ def scan_split_files(ds:SegDataset, # the dataset to scan
                      limit:int|None=None, # first `limit` samples only
                     ) -> list[tuple[str, str]]: # (name, message) of every bad sample
     "Problems visible in the file headers alone (nothing is decoded): missing, unreadable or oversized files, mask sizes."
+    pixel_limit()   # a bad $EXCEL_NB_MAX_PIXELS is one error, not one bad file per image
     bad = []
     for i in range(len(ds) if limit is None else min(limit, len(ds))):
         try:
@@ -1164,13 +1190,21 @@ def validate_split(ds:SegDataset, # the dataset a command is about to read
 
 def cli_datacheck(args:argparse.Namespace) -> int:
     "Scan a dataset split; print counts, class frequencies, bad files and label problems; 1 if anything is wrong."
-    kw = {}
+    kw, root = {}, args.root
+    if args.labels and args.label_file and args.labels != args.label_file:
+        raise ExcelError(f'--labels {args.labels} and --label-file {args.label_file} name two label files; give one')
+    if args.dataset != 'folder' and args.labels: raise ExcelError('--labels is for a folder dataset; use --label-file')
+    label_file = resolve_input(args.labels or args.label_file, root, 'label file (--label-file)')
+    list_file = resolve_input(args.list_file, root, 'split list (--list-file)')
     if args.dataset == 'folder':
-        if args.classes: kw['classes'] = (args.classes.split(',') if ',' in args.classes and not Path(args.classes).exists()
-                                          else args.classes)
-        kw.update({k: v for k, v in (('labels', args.labels), ('masks', args.masks), ('list_file', args.list_file)) if v})
+        if args.classes:
+            here = [p for p in (Path(args.classes), Path(root)/args.classes) if p.is_file()]
+            kw['classes'] = (args.classes.split(',') if ',' in args.classes and not here else
+                             resolve_input(args.classes, root, 'class list (--classes; or names separated by commas)'))
+        masks = resolve_input(args.masks, root, 'mask folder (--masks)')
+        kw.update({k: v for k, v in (('labels', label_file), ('masks', masks), ('list_file', list_file)) if v})
     else:
-        kw.update({k: v for k, v in (('label_file', args.label_file), ('list_file', args.list_file)) if v})
+        kw.update({k: v for k, v in (('label_file', label_file), ('list_file', list_file)) if v})
         if args.dataset == 'voc' and args.sbd_root: kw['sbd_root'] = args.sbd_root
     ds = load_dataset(args.dataset, args.root, args.split, **kw)
     r = check_dataset(ds, progress=not args.no_progress)

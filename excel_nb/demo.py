@@ -136,8 +136,10 @@ def write_report(results:dict, meta:dict, ds, out:Path) -> Path:
 
 # %% ../nbs/15a_demo.ipynb #226e7160
 def cli_demo(args:argparse.Namespace) -> int:
+    from excel_nb.cams import check_input_size
     set_threads(args.threads)
     check_out_dir(args.out)
+    check_input_size('excel-world-vit', args.image_size, '--image-size')   # before the world is generated
     res = run_demo(args.out, args.n_val, args.seed, image_size=args.image_size, B=args.B, device=args.device,
                    progress=not args.quiet)
     print(format_table(res))

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Callable, Protocol
 
 from .core import (COCO_CLASSES, VOC_CLASSES, DataError, ExcelError, MissingFileError, WeightsError,
-                           asset_path, get_device, load_json, save_json)
+                           asset_path, check_out_dir, get_device, load_json, save_json)
 from .data import read_json, read_text
 
 log = logging.getLogger('excel_nb.describe')
@@ -90,19 +90,23 @@ def validate_descriptions(d:Any, # the parsed JSON: {class: [sentence, ...]}
     return out
 
 # %% ../nbs/03a_describe.ipynb #90418c1b
-def load_descriptions(name_or_path:str|Path, # 'voc', 'coco', or a JSON file {class: [sentences]}
+def load_descriptions(name_or_path:str|Path, # 'voc', 'coco', 'world' (the built-in world's), or a JSON file {class: [sentences]}
                       template:str|None=DEFAULT_TEMPLATE, # prefix every sentence must start with (None: no check)
                       n:int|None=None, # required sentences per class (shipped sets: 20)
                      ) -> dict[str, list[str]]:
     "Load and validate a description set: `{class: [sentence x n]}` in the file's class order."
     key = str(name_or_path)
+    if key.lower() == 'world' and not Path(key).exists():   # the built-in world's own set (notebook 15_world)
+        from excel_nb.world import load_world_descriptions
+        return load_world_descriptions()
     if key.lower() in DESCRIPTION_SETS and not Path(key).suffix:
         name = key.lower()
         path = asset_path('descriptions', f'{name}.json')
         return validate_descriptions(load_json(path), path, DESCRIPTION_SETS[name], n or N_DESCRIPTIONS, template)
     path = Path(name_or_path).expanduser()
     if not path.exists():
-        raise MissingFileError(f"description file not found: {path} (use 'voc', 'coco' or a JSON file)")
+        raise MissingFileError(f"description file not found: {path} (use one of the shipped sets "
+                               f"{', '.join(map(repr, [*DESCRIPTION_SETS, 'world']))}, or a JSON file {{class: [sentences]}})")
     return validate_descriptions(read_json(path, 'description file'), path, None, n, template)
 
 # %% ../nbs/03a_describe.ipynb #5a648ef4
@@ -504,6 +508,7 @@ def build_backend(args:argparse.Namespace) -> LLMBackend:
 
 def cli_describe(args:argparse.Namespace) -> int:
     "Run `excel-nb describe`: ask a language model for class descriptions and write them as JSON."
+    check_out_dir(Path(args.out).expanduser().parent)   # before any question is asked
     classes = load_class_names(args.classes)
     check_template(args.template)
     if args.n < 1: raise ExcelError(f'--n must be at least 1, got {args.n}')

@@ -18,8 +18,8 @@ from torch import Tensor
 from .core import DataError, MissingFileError, atomic_write
 
 # %% auto #0
-__all__ = ['GOLDEN_KEYS', 'TRAIN_OUTPUTS', 'PACK_FORMAT', 'case_keys', 'check_case', 'pack_case', 'unpack_case', 'save_packed',
-           'same_case', 'load_case', 'golden_dir', 'find_golden', 'golden_cases']
+__all__ = ['GOLDEN_KEYS', 'TRAIN_OUTPUTS', 'PACK_FORMAT', 'GOLDEN_CASES', 'case_keys', 'check_case', 'pack_case', 'unpack_case',
+           'save_packed', 'same_case', 'load_case', 'golden_dir', 'find_golden', 'golden_cases', 'missing_golden_cases']
 
 # %% ../nbs/00a_golden.ipynb #775a693b
 _OPTIM = tuple(f'config.optimizer.{k}' for k in ('base_lr', 'head_lr_mult', 'weight_decay', 'betas', 'eps', 'warmup_iter',
@@ -201,8 +201,15 @@ def unpack_case(data:bytes, # what pack_case returned
                ) -> dict:
     "The golden case a pack holds, every tensor checked against its stored SHA-256 (DataError if any differs)."
     try: raw = lzma.decompress(data)
-    except lzma.LZMAError as e: raise DataError(f'{where}: corrupt golden pack ({e})') from None
+    except (lzma.LZMAError, EOFError) as e: raise DataError(f'{where}: corrupt golden pack ({e})') from None
     if not raw.startswith(_MAGIC): raise DataError(f'{where}: not a golden pack ({PACK_FORMAT})')
+    try: return _unpack_raw(raw, where)
+    except DataError: raise
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError, RuntimeError) as e:   # a damaged header or body
+        raise DataError(f'{where}: corrupt golden pack ({type(e).__name__}: {str(e).splitlines()[0][:120] if str(e) else ""})') from None
+
+def _unpack_raw(raw:bytes, where:str|Path) -> dict:
+    "The case in a decompressed pack (any damage raises; `unpack_case` turns it into one line)."
     n = int.from_bytes(raw[len(_MAGIC):len(_MAGIC) + 8], 'little')
     pos = len(_MAGIC) + 8
     head = json.loads(raw[pos:pos + n]); pos += n
@@ -242,7 +249,9 @@ def load_case(path:str|Path, # a golden case: the reference's `.pt` file or its 
     "Load a golden case (torch file or pack), checked for its format's keys; one-line errors naming the file."
     path = Path(path)
     if not path.is_file(): raise MissingFileError(f'golden case not found: {path}')
-    with open(path, 'rb') as f: start = f.read(6)
+    try:
+        with open(path, 'rb') as f: start = f.read(6)
+    except OSError as e: raise DataError(f'{path}: cannot read golden case ({e.strerror or e})') from None
     if start == b'\xfd7zXZ\x00': case = unpack_case(path.read_bytes(), path)
     else:
         try: case = torch.load(path, map_location='cpu', weights_only=True)
@@ -267,9 +276,18 @@ def find_golden(name:str, # a case file name in tests/golden, e.g. 'case_small.p
     if not p.is_file(): raise MissingFileError(f'golden case not found: {p}')
     return p
 
-def golden_cases() -> list[Path]:
+GOLDEN_CASES = ('case_pipeline_small', 'case_small', 'case_train_small')  # the reference's cases a clone ships
+
+def golden_cases(d:str|Path|None=None, # the folder of cases (default: golden_dir())
+                ) -> list[Path]:
     "Every golden case in tests/golden (packs and torch files), by name."
-    d = golden_dir()
+    d = Path(d) if d is not None else golden_dir()
     cases = sorted([*d.glob('*.pack'), *d.glob('*.pt')])
     if not cases: raise MissingFileError(f'no golden cases (*.pack, *.pt) in {d}')
     return cases
+
+def missing_golden_cases(d:str|Path|None=None, # the folder of cases (default: golden_dir())
+                        ) -> list[Path]: # where each missing case's pack belongs
+    "The expected cases (`GOLDEN_CASES`) that the folder holds neither as a .pack nor as a .pt."
+    d = Path(d) if d is not None else golden_dir()
+    return [d/f'{n}.pack' for n in GOLDEN_CASES if not ((d/f'{n}.pack').is_file() or (d/f'{n}.pt').is_file())]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .core import fraction, nonneg_int, open_fraction, positive_float, positive_int
+from .core import fraction, input_size, nonneg_int, open_fraction, positive_float, positive_int
 
 # %% auto #0
 __all__ = ['DATASET_MODULES', 'DATASET_KINDS', 'DATASET_LOADERS', 'Parser', 'add_resource_args', 'add_data_args', 'add_run_args', 'add_model_args', 'cli_datacheck_args', 'cli_coco2voc_args', 'cli_describe_args', 'cli_cams_args', 'PAR_INPUTS', 'TRAIN_PRESETS', 'SCHEDULE_FIELDS', 'TrainCfg', 'scale_schedule', 'train_preset', 'apply_overrides', 'parse_sets', 'load_train_config', 'build_train_cfg', 'cli_train_args', 'cli_bench_train_args', 'cli_infer_args', 'cli_show_args', 'cli_parity_args', 'cli_bench_args', 'WORLD_NAMES', 'cli_world_args', 'cli_demo_args', 'REPORT_TABLES', 'cli_report_args']
@@ -43,7 +43,8 @@ def add_data_args(p:argparse.ArgumentParser, split_help:str) -> None:
     p.add_argument('--dataset', default='voc', choices=DATASET_KINDS)
     p.add_argument('--root', required=True, help='dataset root (VOC2012 folder, COCO folder, your folder, a world)')
     p.add_argument('--split', default=None, help=split_help)
-    p.add_argument('--label-file', default=None, help='image-level labels (.npy/.json/.csv) instead of masks')
+    p.add_argument('--label-file', default=None, help='image-level labels (.npy/.json/.csv) instead of masks; a '
+                   'relative path is looked for in the current folder, then under --root')
 
 def add_run_args(p:argparse.ArgumentParser, # a command that writes one mask per image into a run folder
                  batch_size:int, # its default --batch-size
@@ -65,7 +66,8 @@ def add_model_args(p:argparse.ArgumentParser) -> None:
     g.add_argument('--pretrained', default=None, help="CLIP weights: a checkpoint file, an open_clip tag ('openai'), "
                    "'world' (excel-world-vit's shipped weights) or 'random' (random initialisation, for tests). "
                    'Required, except for the world, whose own CLIP is the default')
-    g.add_argument('--image-size', type=positive_int, default=None, help='square input size (default 320; 224 for the world)')
+    g.add_argument('--image-size', type=input_size, default=None,
+                   help='square input size, at least the patch size, at most 2048 (default 320; 224 for the world)')
     g.add_argument('--device', default=None, help='cpu, cuda, cuda:1 (default: cuda if available)')
     g.add_argument('--descriptions', default=None, help="TSE descriptions: 'voc', 'coco', 'world' or a JSON file "
                    '(default: the dataset kind)')
@@ -88,11 +90,13 @@ def cli_datacheck_args(p:argparse.ArgumentParser) -> None:
     p.add_argument('--dataset', required=True, choices=DATASET_KINDS, help='dataset layout')
     p.add_argument('--root', required=True, help='dataset root (VOC2012/, COCO/, or your folder)')
     p.add_argument('--split', default=None, help='split name (default: train; all for folder)')
-    p.add_argument('--label-file', default=None, help='voc/coco: label file (.npy/.json/.csv)')
+    p.add_argument('--label-file', default=None, help='image-level label file (.npy/.json/.csv); folder: the same as '
+                   '--labels (default there: labels.csv or labels.json in the folder). A relative path is looked '
+                   'for in the current folder, then under --root')
     p.add_argument('--list-file', default=None, help='explicit split list')
     p.add_argument('--sbd-root', default=None, help='voc: folder with the SBD train.txt/val.txt')
     p.add_argument('--classes', default=None, help='folder: class file, or names separated by commas')
-    p.add_argument('--labels', default=None, help='folder: label file')
+    p.add_argument('--labels', default=None, help='folder: label file (the same as --label-file)')
     p.add_argument('--masks', default=None, help='folder: mask folder')
     p.add_argument('--no-progress', action='store_true', help='no progress bar')
 
@@ -143,7 +147,7 @@ import json
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Mapping, Sequence
 
-from .core import ExcelError, load_yaml
+from .core import MAX_INPUT_SIZE, ExcelError, load_yaml
 
 @dataclass
 class TrainCfg:
@@ -191,6 +195,8 @@ class TrainCfg:
         for k in ('iters', 'batch_size', 'crop_size', 'shards', 'val_batch_size', 'radius', 'embed_dim', 'decoder_layers',
                   'decoder_heads'):
             if getattr(self, k) < 1: raise ExcelError(f'{k} must be at least 1, got {getattr(self, k)}')
+        if self.crop_size > MAX_INPUT_SIZE:
+            raise ExcelError(f'crop_size must be at most {MAX_INPUT_SIZE} px (memory grows with its square), got {self.crop_size}')
         for k in ('eval_every', 'save_every', 'num_workers', 'warmup_iters', 'dynamic_from'):
             if getattr(self, k) < 0: raise ExcelError(f'{k} must not be negative, got {getattr(self, k)}')
         for k in ('self_aff_from', 'val_limit'):
@@ -372,7 +378,7 @@ def cli_train_args(p:argparse.ArgumentParser) -> None:
 def cli_bench_train_args(p:argparse.ArgumentParser) -> None:
     p.add_argument('--model', default='ViT-B-16-quickgelu', help='open_clip architecture (random weights)')
     p.add_argument('--batch', type=positive_int, default=4)
-    p.add_argument('--crop', type=positive_int, default=320)
+    p.add_argument('--crop', type=input_size, default=320)
     p.add_argument('--iters', type=positive_int, default=None, help='timed iterations per phase (default 2 CPU, 20 GPU)')
     p.add_argument('--warmup', type=nonneg_int, default=None, help='untimed iterations per phase (default 1 CPU, 3 GPU)')
     p.add_argument('--device', default=None)
@@ -442,12 +448,12 @@ def cli_bench_args(p:argparse.ArgumentParser) -> None:
     p.add_argument('--device', default=None, help="'cpu', 'cuda' (default: both when a GPU is present, else cpu)")
     p.add_argument('--repeats', type=positive_int, default=5, help='cams: timed repeats (median)')
     p.add_argument('--threads', type=positive_int, default=None, help='torch CPU threads')
-    p.add_argument('--image-size', type=positive_int, default=320, help='cams: square input size (default %(default)s)')
+    p.add_argument('--image-size', type=input_size, default=320, help='cams: square input size (default %(default)s)')
     p.add_argument('--label-size', type=_size, default=(375, 500), help='cams: label size HxW (default 375x500)')
     p.add_argument('--iters', type=positive_int, default=None, help='train: timed iterations per phase (default 2 CPU, 20 GPU)')
     p.add_argument('--warmup', type=nonneg_int, default=None, help='train: untimed iterations per phase (default 1 CPU, 3 GPU)')
     p.add_argument('--batch', type=positive_int, default=4, help='train: images per iteration (default %(default)s, the VOC recipe)')
-    p.add_argument('--crop', type=positive_int, default=320, help='train: square crop (default %(default)s, the VOC recipe)')
+    p.add_argument('--crop', type=input_size, default=320, help='train: square crop (default %(default)s, the VOC recipe)')
     p.add_argument('--phases', default='static,dynamic', help='train: comma-separated phases (static, dynamic)')
     p.add_argument('--amp', default='none', choices=['none', 'bf16', 'fp16'], help='train: mixed-precision autocast (GPU; CPU too, slower)')
     p.add_argument('--json', action='store_true', help='print the medians as one JSON object on the last line')
@@ -495,7 +501,7 @@ def cli_demo_args(p:argparse.ArgumentParser) -> None:
     p.add_argument('--out', default='demo_out', help='output folder (default %(default)s)')
     p.add_argument('--n-val', type=positive_int, default=100, help='validation images (default %(default)s)')
     p.add_argument('--seed', type=nonneg_int, default=0)
-    p.add_argument('--image-size', type=positive_int, default=224, help='ExCEL input side (default %(default)s)')
+    p.add_argument('--image-size', type=input_size, default=224, help='ExCEL input side (default %(default)s)')
     p.add_argument('--B', type=positive_int, default=48, help='TSE clusters (default %(default)s)')
     p.add_argument('--device', default='cpu')
     p.add_argument('--threads', type=positive_int, default=1, help='torch CPU threads (default %(default)s: the images are '

@@ -9,7 +9,9 @@ import argparse
 import contextlib
 import copy
 import math
+import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -18,10 +20,10 @@ from torch import Tensor
 from .cam import compute_surgery_scores, minmax_tokens, normalize_tokens
 from .cams import ExCEL, ExCELCfg
 from .clip import build_clip_for_visual_sd
-from .core import DataError, ExcelError, MissingFileError, atomic_write, get_device
+from .core import DataError, ExcelError, MissingFileError, atomic_write, check_out_dir, get_device
 from .data import IMAGENET_MEAN, IMAGENET_STD, preprocess
 from .decoder import ExcelHead
-from .golden import find_golden, golden_cases, load_case, save_packed
+from .golden import GOLDEN_CASES, find_golden, golden_cases, load_case, missing_golden_cases, save_packed
 from .infer import CRFCfg, MSCfg, lam_outputs, make_segmenter, segment_images
 from .lvc import compute_relation
 from .pseudo import PseudoCfg, make_pseudo_label
@@ -30,7 +32,7 @@ from .train import TrainCfg, build_train_cfg, train_iteration
 from .tse import compute_text_bank
 
 # %% auto #0
-__all__ = ['compute_case_outputs', 'compare_outputs', 'format_report', 'pipeline_model', 'pipeline_train_cfg',
+__all__ = ['compute_case_outputs', 'compare_outputs', 'shape_mismatches', 'format_report', 'pipeline_model', 'pipeline_train_cfg',
            'compute_pipeline_outputs', 'compare_pipeline', 'to_device', 'exact_fp32', 'run_parity', 'cli_parity']
 
 # %% ../nbs/13_parity.ipynb #10a2843e
@@ -81,10 +83,30 @@ def compare_outputs(mine:dict[str, Tensor], # computed outputs
             res[k] = (d, atol, d <= atol)
     return res
 
-def format_report(res:dict[str, tuple[float, float, bool]]) -> str:
-    "One line per output: measured difference, tolerance, ok."
+def shape_mismatches(mine:Any, # computed outputs (nested dicts of tensors)
+                     ref:Any, # the case's outputs
+                     prefix:str='',
+                    ) -> dict[str, str]: # output name (dotted inside nested dicts) -> 'shape mismatch: ...'
+    "Every output computed in another shape than the case's, with both shapes."
+    if isinstance(mine, Tensor) and isinstance(ref, Tensor):
+        if mine.shape == ref.shape: return {}
+        return {prefix: f'shape mismatch: computed {tuple(mine.shape)} vs case {tuple(ref.shape)}'}
+    if isinstance(mine, dict) and isinstance(ref, dict):
+        out = {}
+        for k in ref:
+            if k in mine: out.update(shape_mismatches(mine[k], ref[k], f'{prefix}.{k}' if prefix else k))
+        return out
+    return {}
+
+def format_report(res:dict[str, tuple[float, float, bool]],
+                  notes:dict[str, str]|None=None, # output name (or name.inner) -> note, e.g. a shape mismatch
+                 ) -> str:
+    "One line per output: measured difference, tolerance, ok (and a note, such as a shape mismatch)."
+    def note(k):
+        found = [f'{n[len(k) + 1:] + ": " if n != k else ""}{v}' for n, v in (notes or {}).items() if n == k or n.startswith(k + '.')]
+        return ('  ' + '; '.join(found[:2]) + (f'; and {len(found) - 2} more' if len(found) > 2 else '')) if found else ''
     lines = [f"{'output':30s} {'difference':>12s} {'tolerance':>10s}  ok"]
-    lines += [f'{k:30s} {d:12.3e} {t:10.1e}  {"yes" if ok else "NO"}' for k, (d, t, ok) in res.items()]
+    lines += [f'{k:30s} {d:12.3e} {t:10.1e}  {"yes" if ok else "NO"}{note(k)}' for k, (d, t, ok) in res.items()]
     return '\n'.join(lines)
 
 # %% ../nbs/13_parity.ipynb #7e3f0683
@@ -239,25 +261,35 @@ def exact_fp32(device:torch.device|str):
         with (dev if dev.type != 'cpu' else contextlib.nullcontext()): yield dev
     finally: torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
 
+_SHAPE_ERROR = re.compile(r'size of tensor|sizes of tensors|shape|broadcast|cannot reshape|must match', re.I)
+
 def run_parity(path:str|Path, # golden case file (.pt or .pack)
                out:str|Path|None=None, # save the computed outputs here, under the case's names
                device:str|torch.device|None='cpu', # where to compute ('cuda': fp32 with TF32 off, same tolerances)
+               notes:dict|None=None, # filled with output name -> 'shape mismatch: computed (..) vs case (..)'
               ) -> dict[str, tuple[float, float, bool]]:
     "Compute and compare every output of a golden case (training-free, training or whole-model format)."
     dev = get_device(None if device is None else str(device))
     with exact_fp32(dev):
         case = to_device(load_case(path), dev)
         fmt = case['format']
-        if fmt == 'excel-golden-train/1':
-            from excel_nb.decoder import check_train_parity, run_train_case
-            res = check_train_parity(case)
-            mine = run_train_case(case) if out is not None else None
-        elif fmt == 'excel-golden-pipeline/1':
-            mine = compute_pipeline_outputs(case)
-            res = compare_pipeline(mine, case)
-        else:
-            mine = compute_case_outputs(case)
-            res = compare_outputs(mine, case['outputs'])
+        try:
+            if fmt == 'excel-golden-train/1':
+                from excel_nb.decoder import check_train_parity, run_train_case
+                mine = run_train_case(case)
+                res = check_train_parity(case, mine)
+            elif fmt == 'excel-golden-pipeline/1':
+                mine = compute_pipeline_outputs(case)
+                res = compare_pipeline(mine, case)
+            else:
+                mine = compute_case_outputs(case)
+                res = compare_outputs(mine, case['outputs'])
+        except ExcelError as e: raise type(e)(f'{path}: {e}') from None   # name the case
+        except (RuntimeError, ValueError, IndexError) as e:   # inputs of the case that do not fit each other
+            if not _SHAPE_ERROR.search(str(e)): raise
+            raise DataError(f'{path}: the case\'s tensors do not fit together (shape mismatch: '
+                            f'{str(e).splitlines()[0][:200]})') from e
+    if notes is not None: notes.update(shape_mismatches(mine, case['outputs']))
     if out is not None:
         with atomic_write(out) as f: torch.save(to_device(mine, 'cpu'), f)
     return res
@@ -265,19 +297,27 @@ def run_parity(path:str|Path, # golden case file (.pt or .pack)
 # %% ../nbs/13_parity.ipynb #17a55586
 def cli_parity(args:argparse.Namespace) -> int:
     cases = [Path(c) for c in args.case] + (golden_cases() if args.all else [])
+    missing = missing_golden_cases() if args.all else []   # --all knows the cases a clone ships: a lost one fails
     if not cases: raise ExcelError('give a golden case file, or --all for the cases in tests/golden')
     if (args.out or args.pack) and len(cases) != 1: raise ExcelError('--out and --pack take exactly one case')
+    for o in (args.out, args.pack):   # an output file's folder: checked before anything is computed
+        if o: check_out_dir(Path(o).expanduser().parent)
     if args.pack:
         save_packed(load_case(cases[0]), args.pack)
         print(f'{cases[0]} ({cases[0].stat().st_size / 1e6:.1f} MB) -> {args.pack} ({Path(args.pack).stat().st_size / 1e6:.1f} MB)')
         return 0
     failed = []
     for path in cases:
-        res = run_parity(path, args.out, args.device)
-        if len(cases) > 1: print(f'== {path}')
-        print(format_report(res))
+        notes = {}
+        res = run_parity(path, args.out, args.device, notes)
+        if len(cases) > 1 or missing: print(f'== {path}')
+        print(format_report(res, notes))
         bad = [k for k, (_, _, ok) in res.items() if not ok]
         print('parity: OK' if not bad else f'parity: FAILED for {", ".join(bad)}')
         failed += [path] if bad else []
-    if len(cases) > 1: print(f'{len(cases) - len(failed)} of {len(cases)} cases pass' + (f' (failed: {", ".join(map(str, failed))})' if failed else ''))
-    return 1 if failed else 0
+    for m in missing:
+        print(f'== {m}\nparity: FAILED: the case is missing ({m.stem} is one of the {len(GOLDEN_CASES)} cases a clone ships)')
+    total = len(cases) + len(missing)
+    if total > 1: print(f'{len(cases) - len(failed)} of {total} cases pass' + (f' (failed: {", ".join(map(str, failed))})' if failed else '')
+                        + (f' (missing: {", ".join(m.name for m in missing)})' if missing else ''))
+    return 1 if failed or missing else 0

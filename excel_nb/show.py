@@ -17,16 +17,16 @@ from typing import Sequence
 
 import numpy as np
 
-from .cams import load_scores
-from .core import DataError, ExcelError, MissingFileError, atomic_write, load_json
-from .data import DATASET_KINDS, SegDataset, load_dataset, load_mask, voc_palette
+from .cams import dataset_identity, load_scores
+from .core import DataError, ExcelError, MissingFileError, atomic_write, check_out_dir, load_json
+from .data import DATASET_KINDS, SegDataset, load_dataset, load_mask, resolve_input, voc_palette
 
 # %% auto #0
-__all__ = ['ERROR_COLOURS', 'FIGURE_TAG', 'colour_mask', 'heatmap', 'blend', 'error_map', 'image_iou', 'run_data_spec',
-           'open_dataset', 'RunView', 'load_run', 'per_image_iou', 'select_images', 'Panel', 'draw_sheet',
-           'write_figure', 'score_maps', 'image_panels', 'show_runs', 'show_run', 'cli_show', 'world_examples',
-           'world_excel', 'present_ids', 'cam_map', 'world_trained_head', 'quantize_png', 'figure_png', 'display_png',
-           'show_panels', 'figure_tag']
+__all__ = ['ERROR_COLOURS', 'IDENTITY_KEYS', 'FIGURE_TAG', 'colour_mask', 'heatmap', 'blend', 'error_map', 'image_iou',
+           'run_data_spec', 'open_dataset', 'run_identity', 'dataset_differences', 'RunView', 'load_run',
+           'per_image_iou', 'select_images', 'Panel', 'draw_sheet', 'write_figure', 'score_maps', 'image_panels',
+           'show_runs', 'show_run', 'cli_show', 'world_examples', 'world_excel', 'present_ids', 'cam_map',
+           'world_trained_head', 'quantize_png', 'figure_png', 'display_png', 'show_panels', 'figure_tag']
 
 # %% ../nbs/12a_show.ipynb #c9005f12
 ERROR_COLOURS = {  # error map colours (RGB); correct pixels show the image in grey
@@ -128,8 +128,31 @@ def open_dataset(spec:dict, # {kind, root, split, label_file} (run_data_spec)
         raise MissingFileError(f'{where}dataset root {root!r} not found; pass --root (and --dataset/--split) to say '
                                'where the images are')
     kw = {}
-    if spec.get('label_file'): kw = {'labels': spec['label_file']} if kind == 'folder' else {'label_file': spec['label_file']}
+    if spec.get('label_file'):
+        lf = str(resolve_input(spec['label_file'], root, f'{where}label file (--label-file)'))
+        kw = {'labels': lf} if kind == 'folder' else {'label_file': lf}
     return load_dataset(kind, root, spec.get('split'), **kw)
+
+IDENTITY_KEYS = ('kind', 'root', 'split', 'classes', 'n_images', 'names_sha1', 'labels_sha1')  # what names a dataset split
+
+def run_identity(config:dict, # a run's config.json
+                ) -> dict:
+    "The dataset identity a run recorded (`data`: kind, root, split, image names and labels fingerprints), else what its config says."
+    d = config.get('data') if isinstance(config.get('data'), dict) else None
+    ident = dict(d) if d and d.get('root') else dict(run_data_spec(config) or {})
+    if ident.get('root'): ident['root'] = str(Path(ident['root']).expanduser().resolve())
+    return {k: ident[k] for k in IDENTITY_KEYS if k in ident}
+
+def dataset_differences(a:dict, b:dict, # two dataset identities (run_identity / dataset_identity)
+                        skip:Sequence[str]=(), # keys not compared (e.g. 'root' for a dataset that was moved)
+                       ) -> list[str]:
+    "What differs between two dataset identities, as 'key a vs b'; keys one of them lacks (older runs) are not compared."
+    short = lambda v: repr(v) if len(repr(v)) <= 50 else repr(v)[:47] + '...'
+    out = []
+    for k in IDENTITY_KEYS:
+        if k in skip or a.get(k) is None or b.get(k) is None: continue   # labels_sha1 is None for labels from masks
+        if a[k] != b[k]: out.append(f'{k} {short(a[k])} vs {short(b[k])}')
+    return out
 
 # %% ../nbs/12a_show.ipynb #3375b5e0
 @dataclass
@@ -166,6 +189,20 @@ class RunView:
         p = self.dir/'scores'/f'{name}.npz'
         return load_scores(p) if p.is_file() else None
 
+def _refuse_other_runs(d:Path) -> None:
+    "A clear error for a folder written by another command (a training run, a world, ...): say what it is and what to show."
+    try: rec = load_json(d/'run.json') if (d/'run.json').is_file() else {}
+    except ExcelError: rec = {}
+    cmd = rec.get('command') if isinstance(rec, dict) else None
+    if cmd == 'train' or (cmd is None and any((d/f).is_file() for f in ('final.pt', 'last.pt'))):
+        ck = next((d/f for f in ('final.pt', 'last.pt') if (d/f).is_file()), d/'final.pt')
+        raise ExcelError(f'{d} is a training run (excel-nb train: checkpoints, logs), not a run with masks; show draws '
+                         f'the masks of a cams or infer run: make them with `excel-nb infer --checkpoint {ck} --out '
+                         'OUT --save-scores` (--mode lam for pseudo masks) and show OUT')
+    if cmd not in (None, 'cams', 'infer', 'demo', 'predict'):
+        raise ExcelError(f'{d} holds an excel-nb {cmd} run, not a cams or infer run folder; show draws the masks that '
+                         'excel-nb cams or excel-nb infer write')
+
 def load_run(run_dir:str|Path, # a folder written by excel-nb cams / infer
              dataset:SegDataset|None=None, # use this split instead of the one the config names
              data:dict|None=None, # overrides of the config's data spec: kind, root, split, label_file
@@ -173,17 +210,27 @@ def load_run(run_dir:str|Path, # a folder written by excel-nb cams / infer
             ) -> RunView:
     "Open a run folder: its config, its masks and the dataset they were made on."
     d = Path(run_dir)
+    _refuse_other_runs(d)
     if not (d/'config.json').is_file():
         raise MissingFileError(f'{d} is not a run folder (no config.json; runs are written by excel-nb cams / infer)')
     config = load_json(d/'config.json')
     pred_dir = d/config.get('export', 'pseudo')
     if not pred_dir.is_dir(): raise MissingFileError(f'{d}: no masks folder {pred_dir.name}/ (is the run started?)')
+    given = dataset is not None or any(v is not None for v in (data or {}).values())
     if dataset is None:
         spec = run_data_spec(config) or {}
         spec.update({k: v for k, v in (data or {}).items() if v is not None})
         if not spec.get('root'):
             raise ExcelError(f'{d}/config.json does not say which dataset the run used; pass --dataset, --root and --split')
         dataset = open_dataset(spec, f'run {d}: ')
+    rec = run_identity(config)
+    if rec.get('names_sha1'):   # the run recorded its data: the split drawn must be that one (its root may have moved)
+        diff = dataset_differences(rec, dataset_identity(dataset), skip=('kind', 'root'))
+        if diff:
+            what = f'the dataset given ({dataset.root}, split {dataset.split!r})' if given else f'{dataset.root} as it is now'
+            raise DataError(f'{d} was made on another dataset than {what}: {"; ".join(diff)}; '
+                            + ('point --root/--split/--label-file at the data the run used' if given else
+                               'the dataset has changed since the run'))
     m = load_json(d/'metrics.json').get('mIoU') if (d/'metrics.json').is_file() else None
     rv = RunView(d, config, dataset, pred_dir, label or config.get('setting_name') or d.name, m)
     if not rv.names(): raise DataError(f'{d}: none of its masks belongs to {dataset!r}; pass the right --root/--split')
@@ -353,6 +400,19 @@ def image_panels(run:RunView, it:dict, # dataset item (name, image, mask, label)
 # %% ../nbs/12a_show.ipynb #914e058d
 def _slug(s:str) -> str: return re.sub(r'[^A-Za-z0-9._-]+', '_', s).strip('_') or 'run'
 
+def _filter_tag(worst:int|None, best:int|None, names:Sequence[str]|None, classes:Sequence[str]|None,
+                limit:int|None) -> str:
+    "The part of a sheet's file name that says which selection made it: -worst2, -classes-cat_dog, -names-..., -limit10."
+    import hashlib
+    tag = f'-worst{worst}' if worst is not None else f'-best{best}' if best is not None else ''
+    if classes: tag += '-classes-' + _slug('_'.join(classes))[:40]
+    if names:
+        joined = _slug('_'.join(names))
+        tag += '-names-' + (joined if len(joined) <= 40 else
+                            f'{len(names)}-{hashlib.sha1(",".join(names).encode()).hexdigest()[:8]}')
+    if limit is not None: tag += f'-limit{limit}' if limit else '-all'
+    return tag
+
 def show_runs(runs:Sequence[str|Path|RunView], # one run, or runs of the same split to compare (first = reference)
               worst:int|None=None, best:int|None=None, # the K lowest / highest per-image IoU (difference if 2 runs)
               names:Sequence[str]|None=None, # only these images
@@ -378,6 +438,14 @@ def show_runs(runs:Sequence[str|Path|RunView], # one run, or runs of the same sp
     if len(labels) != len(runs): raise ExcelError(f'{len(labels)} labels for {len(runs)} runs')
     rv = [r if isinstance(r, RunView) else load_run(r, dataset, data, labels[0]) for r in runs[:1]]
     ds = rv[0].dataset
+    first = run_identity(rv[0].config)
+    for r in runs[1:]:   # runs side by side must come from one dataset split: compare what they recorded
+        rd = r.dir if isinstance(r, RunView) else Path(r)
+        other = run_identity(r.config if isinstance(r, RunView) else load_json(rd/'config.json')) \
+            if isinstance(r, RunView) or (rd/'config.json').is_file() else {}
+        diff = dataset_differences(first, other)
+        if diff: raise DataError(f'{rv[0].dir} and {rd} were made on different datasets ({"; ".join(diff)}); '
+                                 'compare runs of the same dataset split')
     rv += [r if isinstance(r, RunView) else load_run(r, ds, None, l) for r, l in zip(runs[1:], labels[1:])]
     if len({r.label for r in rv}) < len(rv):
         for r in rv: r.label = f'{r.dir.parent.name}/{r.dir.name}'
@@ -394,14 +462,14 @@ def show_runs(runs:Sequence[str|Path|RunView], # one run, or runs of the same sp
     what = (f'the worst {worst} by per-image mIoU' if worst is not None else
             f'the best {best} by per-image mIoU' if best is not None else
             'largest per-image mIoU differences first' if len(rv) == 2 and key is not None else 'in dataset order')
-    if len(rv) == 2 and worst is not None: what = f'the {worst} where {rv[1].label} loses most'
-    if len(rv) == 2 and best is not None: what = f'the {best} where {rv[1].label} gains most'
+    if len(rv) == 2 and worst is not None: what = f'the {worst} where {rv[1].label} loses most against {rv[0].label}'
+    if len(rv) == 2 and best is not None: what = f'the {best} where {rv[1].label} gains most against {rv[0].label}'
+    if len(rv) == 2 and key is not None: what += f' (Δ IoU = {rv[1].label} − {rv[0].label})'
     runs_txt = ' vs '.join(r.label + ('' if r.mIoU is None else f' (mIoU {r.mIoU:.2f})') for r in rv)
     head = title or f'{runs_txt}\n{len(sel)} of {len(common)} images: {what}'
     if classes: head += f', showing {", ".join(classes)}'
-    stem = name or ('show' + ''.join(f'-vs-{_slug(r.label)}' for r in rv[1:]) +
-                    (f'-worst{worst}' if worst is not None else f'-best{best}' if best is not None else ''))
-    out = Path(out) if out is not None else rv[0].dir/'show'
+    stem = name or ('show' + ''.join(f'-vs-{_slug(r.label)}' for r in rv[1:]) + _filter_tag(worst, best, names, classes, limit))
+    out = check_out_dir(Path(out) if out is not None else rv[0].dir/'show')
     cams_here = cams and any(r.scores_dir is not None for r in rv)
     if cams and verbose:
         for r in rv:
@@ -462,6 +530,7 @@ def cli_show(args:argparse.Namespace) -> int:
     if args.panel <= 0 or args.dpi < 10: raise ExcelError(f'--panel must be positive and --dpi at least 10')
     for k in ('worst', 'best', 'limit'):
         if getattr(args, k) is not None and getattr(args, k) < 0: raise ExcelError(f'--{k} must not be negative')
+    check_out_dir(args.out if args.out is not None else Path(args.run)/'show')   # before anything is read or drawn
     data = {'kind': args.dataset, 'root': args.root, 'split': args.split, 'label_file': args.label_file}
     show_run(args.run, args.compare, worst=args.worst, best=args.best, names=_names(args.names),
              classes=_names(args.classes), limit=args.limit, per_page=args.per_page, max_cams=args.max_cams,

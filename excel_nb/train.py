@@ -719,6 +719,9 @@ def train_from_args(args:argparse.Namespace, # parsed `excel-nb train` options
     flags['num_workers'] = default_workers() if args.workers is None else args.workers
     default = args.dataset if args.dataset in ('coco', 'world') else 'voc'   # the dataset kind's recipe
     cfg = build_train_cfg(args.preset, args.config, flags, args.set, default, args.iters)
+    from excel_nb.cams import KIND_DEFAULTS, check_input_size   # the crop must fit the CLIP, before anything is read or written
+    check_input_size(args.model or KIND_DEFAULTS.get(args.dataset, {}).get('model') or ExCELCfg().model, cfg.crop_size,
+                     'crop_size (--crop-size)')
     if args.dataset == 'folder' and 'split' not in flags and 'split' not in parse_sets(args.set):
         cfg = replace(cfg, split='all', val_split=None)       # a folder dataset has no VOC split names
     ds = load_data_from_args(args, cfg.split)
@@ -756,10 +759,10 @@ def train_main(argv:Sequence[str]|None=None) -> int:
     p = argparse.ArgumentParser(prog='excel-nb train', description='single-stage ExCEL training')
     cli_train_args(p)
     args = p.parse_args(list(sys.argv[1:] if argv is None else argv))
-    from excel_nb.cli import error_message
+    from excel_nb.cli import error_message, option_strings
     try: return cli_train(args)
     except Exception as e:
-        msg = error_message(e)
+        msg = error_message(e, option_strings(p))
         if msg is None: raise
         print(f'excel-nb train: error: {msg}', file=sys.stderr)
         return 2

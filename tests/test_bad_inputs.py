@@ -31,6 +31,7 @@ from PIL import Image
 
 from excel_nb.cli import main
 from excel_nb.data import make_coco_annotations, make_folder_dataset, make_voc_tree, save_label_png
+from excel_nb.golden import find_golden
 
 # Random CLIP weights for the tiny test model must be asked for by name (issue 10).
 PRETRAINED_RANDOM = ['--pretrained', 'random']
@@ -198,6 +199,16 @@ def below_a_file(cmd: Callable[[Path], list[str]]) -> Callable[[Path], list[str]
 def without(argv_builder: Callable[[Path], list[str]], *drop: str) -> Callable[[Path], list[str]]:
     return lambda tmp: [a for a in argv_builder(tmp) if a not in drop]
 
+def plus(argv_builder: Callable[[Path], list[str]], *more: str) -> Callable[[Path], list[str]]:
+    "The command with more options at the end (argparse: the last value of an option wins)."
+    return lambda tmp: argv_builder(tmp) + [m.format(tmp=tmp) for m in more]
+
+def recorded_label_file(want: str) -> Callable[[Path], None]:
+    "The run recorded the label file it found, as an absolute path."
+    def check(tmp):
+        assert json.loads((tmp/'out'/'config.json').read_text())['data']['label_file'] == want.format(tmp=tmp)
+    return check
+
 LABELS = '{tmp}/data/labels.csv'
 VOC = '{tmp}/data/VOC2012'
 
@@ -345,6 +356,46 @@ CASES = [
          ["--scales must be one or more numbers in (0, 8], got '1,-2'"], out='out'),
     Case('train-out-below-a-file', below_a_file(train_voc(lambda t, r: None)),
          ['cannot create output folder {tmp}/file/out: {tmp}/file is a file, not a folder']),
+    # input sizes that do not fit the CLIP: one line before anything is written (every command with such an option)
+    Case('train-crop-below-patch', plus(train_voc(lambda t, r: None), '--crop-size', '8'),
+         ['crop_size (--crop-size) 8 is smaller than the patch size 16 of excel-tiny-vit'], out='out'),
+    Case('bench-cams-image-size-below-patch', lambda tmp: ['bench', 'cams', '--model', 'excel-tiny-vit', '--image-size', '8',
+                                                           '--device', 'cpu', '--repeats', '1'],
+         ['--image-size 8 is smaller than the patch size 16 of excel-tiny-vit']),
+    Case('bench-train-crop-below-patch', lambda tmp: ['bench', 'train', '--model', 'excel-tiny-vit', '--crop', '8', '--device', 'cpu'],
+         ['--crop 8 is smaller than the patch size 16 of excel-tiny-vit']),
+    Case('demo-image-size-below-patch', lambda tmp: ['demo', '--out', str(tmp/'out'), '--image-size', '8', '--quiet', '--n-val', '2'],
+         ['--image-size 8 is smaller than the patch size 16 of excel-world-vit'], out='out'),
+    Case('cams-image-size-too-large', cams('voc', lambda tmp, r: ['--image-size', '4096']),
+         ["argument --image-size: must be a whole number of pixels from 1 to 2048 (a square network input), got '4096'"], out='out'),
+    # output files whose folder cannot be made: refused before any work
+    Case('bench-out-below-a-file', lambda tmp: ((tmp/'file').write_text('x'), ['bench', 'cams', '--model', 'excel-tiny-vit',
+                                                '--image-size', '64', '--device', 'cpu', '--out', str(tmp/'file'/'b.json')])[1],
+         ['cannot create output folder {tmp}/file: {tmp}/file is a file, not a folder']),
+    Case('parity-out-below-a-file', lambda tmp: ((tmp/'file').write_text('x'), ['parity', str(find_golden('case_small.pack')),
+                                                 '--out', str(tmp/'file'/'mine.pt')])[1],
+         ['cannot create output folder {tmp}/file: {tmp}/file is a file, not a folder']),
+    # relative label files: from the current folder, else under --root; both places named when in neither
+    Case('cams-label-file-relative-missing', cams('voc', lambda tmp, r: ['--label-file', 'nope_labels.json']),
+         [f'label file (--label-file) not found: nope_labels.json (looked in {Path.cwd()}/nope_labels.json and '
+          '{tmp}/data/VOC2012/nope_labels.json)'], out='out'),
+    Case('cams-label-file-relative-to-root', cams('voc', lambda tmp, r: ['--label-file', 'cls_labels_onehot.npy',
+                                                                          '--split', 'val', '--workers', '0']),
+         ['pseudo-mask mIoU'], rc=0, stream='stdout', check=recorded_label_file('{tmp}/data/VOC2012/cls_labels_onehot.npy')),
+    # descriptions: an unknown name lists every accepted one
+    Case('cams-descriptions-unknown', plus(cams('voc', lambda tmp, r: []), '--tse-mode', 'tse', '--descriptions', 'vocc'),
+         ["description file not found: vocc (use one of the shipped sets 'voc', 'coco', 'world', or a JSON file"], out='out'),
+    # a folder dataset with two label files the loader could pick: refused, naming both
+    Case('folder-two-label-files', datacheck_folder(write('labels.json', json.dumps({f'img{i:03d}': ['cat'] for i in range(4)}))),
+         ['{tmp}/data holds two label files, {tmp}/data/labels.csv and {tmp}/data/labels.json']),
+    Case('cams-folder-two-label-files', cams('folder', lambda tmp, r: ((r/'labels.json').write_text('{}'), [])[1]),
+         ['{tmp}/data holds two label files, {tmp}/data/labels.csv and {tmp}/data/labels.json'], out='out'),
+    # datacheck on a folder dataset: --label-file like the other kinds; neither labels nor masks is a finding (exit 1)
+    Case('datacheck-folder-label-file', plus(datacheck_folder(lambda r: (r.parent/'mine.csv').write_text(
+             (r/'labels.csv').read_text())), '--label-file', '{tmp}/mine.csv'),
+         ['4 samples, masks: yes, labels: label file {tmp}/mine.csv', 'bad files: 0'], rc=0, stream='stdout'),
+    Case('datacheck-folder-no-labels-no-masks', datacheck_folder(lambda r: None, label_format='none', with_masks=False),
+         ['problem: {tmp}/data has neither image-level labels nor masks'], rc=1, stream='stdout'),
 ]
 
 
