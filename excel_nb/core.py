@@ -268,9 +268,12 @@ class RunFolder:
                 self._clear_outputs()
                 old = None
             now = time.strftime('%Y-%m-%dT%H:%M:%S')
+            # we hold the lock: an earlier run still without a status was killed (kill -9, power loss) mid-run
+            hist = [h if not isinstance(h, dict) or 'status' in h else {**h, 'status': 'interrupted'}
+                    for h in (old or {}).get('history', [])]
             self.record = {'format': RUN_FORMAT, 'command': self.command, 'fingerprint': self.fingerprint,
                            'created': (old or {}).get('created', now), 'status': 'running',
-                           'history': (old or {}).get('history', []) + [{'started': now, 'pid': os.getpid(),
+                           'history': hist + [{'started': now, 'pid': os.getpid(),
                                **{k: self.fingerprint.get(k) for k in self.warn_only}}]}
             save_json(self.record, self.record_path)
         except BaseException:

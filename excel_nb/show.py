@@ -133,7 +133,7 @@ def open_dataset(spec:dict, # {kind, root, split, label_file} (run_data_spec)
         kw = {'labels': lf} if kind == 'folder' else {'label_file': lf}
     return load_dataset(kind, root, spec.get('split'), **kw)
 
-IDENTITY_KEYS = ('kind', 'root', 'split', 'classes', 'n_images', 'names_sha1', 'labels_sha1')  # what names a dataset split
+IDENTITY_KEYS = ('kind', 'root', 'split', 'classes', 'n_images', 'names_sha1', 'labels_sha1', 'sizes_sha1')  # what names a dataset split
 
 def run_identity(config:dict, # a run's config.json
                 ) -> dict:

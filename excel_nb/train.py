@@ -31,7 +31,7 @@ from .options import (SCHEDULE_FIELDS, TRAIN_PRESETS, TrainCfg, apply_overrides,
                               load_train_config, parse_sets, scale_schedule, train_preset)
 from .clip import clip_fingerprint, describe_weights
 from .core import (DataError, ExcelError, MissingFileError, RunFolder, Timer, WeightsError, atomic_write,
-                           check_out_dir, check_state_dict, code_fingerprint, device_description, get_device, git_commit,
+                           check_out_dir, check_state_dict, code_fingerprint, device_description, fingerprint_diff, get_device, git_commit,
                            load_yaml, positive_int, save_json, set_threads)
 from .data import DATASET_KINDS, SegDataset, TrainDataset, denormalize, normalize, preprocess, validate_split
 from .decoder import (DecoderCfg, ExcelHead, OptimCfg, build_optimizer, compute_aff_loss,
@@ -457,7 +457,7 @@ def evaluate_seg(excel:ExCEL, head:ExcelHead, dataset:SegDataset,
     return {**conf.compute(), 'n_images': n, 'size': size}
 
 # %% ../nbs/11_train.ipynb #6ca9973e
-RESUME_SAFE = ('eval_every', 'val_limit', 'val_batch_size', 'save_every', 'num_workers', 'val_split')
+RESUME_SAFE = ('eval_every', 'val_batch_size', 'save_every', 'num_workers')  # change no number a run records
 LOG_FIELDS = ['iter', 'seg', 'aff', 'total', 'lr', 'dynamic', 'self_aff', 'seconds']
 
 def names_hash(names:Sequence[str]) -> str: return hashlib.sha1('\n'.join(names).encode()).hexdigest()[:16]
@@ -482,18 +482,19 @@ def train_fingerprint(config:Mapping, # run_config output
     c = json.loads(json.dumps(config))
     c['excel'] = {k: v for k, v in c['excel'].items() if k != 'pretrained'}   # the clip fingerprint names the weights
     c['train'] = {k: v for k, v in c['train'].items() if k not in RESUME_SAFE}
-    c['dataset'] = {k: c['dataset'].get(k) for k in ('kind', 'root', 'split', 'names_sha1', 'labels_sha1')}
-    keep = ('excel', 'adapter', 'decoder', 'train', 'classes', 'bg_words', 'descriptions', 'dataset', 'clip_fingerprint')
+    c['dataset'] = {k: c['dataset'].get(k) for k in ('kind', 'root', 'split', 'names_sha1', 'labels_sha1', 'files_sha1')}
+    keep = ('excel', 'adapter', 'decoder', 'train', 'classes', 'bg_words', 'descriptions', 'dataset', 'clip_fingerprint',
+            'amp')
     return {'command': 'train', **{k: c.get(k) for k in keep}, 'code': code_fingerprint()}
 
 def _check_resume(ckpt:Mapping, config:Mapping, path:Path) -> None:
-    old = ckpt['config']
-    diffs = [f'train.{k}: {old["train"].get(k)!r} -> {v!r}' for k, v in config['train'].items()
-             if k not in RESUME_SAFE and old['train'].get(k) != v]
-    for k in ('excel', 'adapter', 'decoder', 'classes', 'clip_fingerprint'):
-        if old.get(k) != config.get(k): diffs.append(f'{k} differs')
-    if old['dataset'].get('names_sha1') != config['dataset']['names_sha1']: diffs.append('the training images differ')
-    if diffs: raise ExcelError(f'cannot resume from {path}: the run settings changed: ' + '; '.join(diffs))
+    """Refuse to continue the checkpoint at `path` under other settings: everything `train_fingerprint` covers
+    (model, head, schedule, amp, the dataset's root, names, labels and files) except the code version, named key by key."""
+    strip = lambda c: {k: v for k, v in train_fingerprint(c).items() if k != 'code'}
+    diffs = fingerprint_diff(strip(ckpt['config']), strip(config))
+    if diffs: raise ExcelError(f'cannot resume from {path}: it was trained with other settings or data ('
+                               + '; '.join(diffs[:6]) + ('; ...' if len(diffs) > 6 else '') + '); start a new run with '
+                               'another --out (or resume with the settings it was made with)')
 
 class _CSVLog:
     "Append-only CSV (rank 0); on resume, rows past the checkpoint are dropped first."
@@ -557,6 +558,7 @@ def train(excel:ExCEL, # frozen model (CLIP with SVC, text rows) on its device
     shard_ids = order.shard_ids(rank, world)
     opt = build_optimizer(head, cfg.optim_cfg())
     config = run_config(excel, head, cfg, dataset, meta)
+    config['amp'] = 'none' if _amp_dtype(amp) is None else str(amp)   # part of what the run computes (fingerprint)
     start = 0
     if resume is not None:
         resume = Path(resume)
@@ -574,12 +576,14 @@ def train(excel:ExCEL, # frozen model (CLIP with SVC, text rows) on its device
     ckpts = [p for p in ('last.pt', 'final.pt') if (out_dir/p).exists()]
     mode = 'resume' if resume is not None else 'fresh' if ckpts else 'overwrite'   # nothing to lose without a checkpoint
     run = RunFolder(out_dir, train_fingerprint(config), 'train', mode, TRAIN_OUTPUTS, warn_only=('code',),
-                    precious=('last.pt', 'final.pt'), hint='continue it with --resume or choose another --out') \
+                    precious=('last.pt', 'final.pt'),
+                    hint='choose another --out' if resume is not None else 'continue it with --resume or choose another --out') \
           if main else contextlib.nullcontext()
     with run:
         log = val_log = writer = None
         if main:
-            save_json({**config, 'resumed_from_iter': start if resume else None, 'amp': str(amp),
+            save_json({**config, 'resumed_from_iter': start if resume else None,
+                       'resumed_from': str(resume.resolve()) if resume else None,
                        'device': device_description(dev), 'git_commit': git_commit(Path(__file__).parent if '__file__' in globals() else '.')},
                       out_dir/'config.json')
             log = _CSVLog(out_dir/'log.csv', LOG_FIELDS, start if resume else None)
@@ -706,7 +710,7 @@ def _train_meta(args:argparse.Namespace, ds:SegDataset) -> dict:
     from excel_nb.cams import parse_words
     return {'bg_words': parse_words(args.bg_words),
             'descriptions': None if args.tse_mode == 'template' else (args.descriptions or args.dataset),
-            'dataset': {'kind': args.dataset}, 'command': 'train'}
+            'dataset': {'kind': args.dataset}, 'command': 'train', 'args': vars(args)}
 
 def train_from_args(args:argparse.Namespace, # parsed `excel-nb train` options
                     device:torch.device|None=None, # this process's device (init_distributed); default: --device
