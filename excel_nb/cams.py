@@ -400,6 +400,11 @@ def check_input_size(model:str, # open_clip model name
     if patch and size < patch: raise ExcelError(f'{option} {size} is smaller than the patch size {patch} of {model}')
     if size > MAX_INPUT_SIZE:
         raise ExcelError(f'{option} {size} is larger than {MAX_INPUT_SIZE} px (memory grows with the square of the input)')
+    if patch and size % patch:
+        import warnings
+        warnings.warn(f'{option} {size} is not a multiple of the patch size {patch} of {model}: the ViT sees a '
+                      f'{size // patch} x {size // patch} patch grid and the last {size % patch} px rows and columns are '
+                      f'not seen (the reference uses multiples: 320 for ViT-B/16)', stacklevel=2)
     return size
 
 def build_from_args(args:argparse.Namespace, dataset:SegDataset, kind:str) -> ExCEL:

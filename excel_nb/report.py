@@ -959,6 +959,14 @@ def template_parameters(path:str|Path) -> dict:
 def _same_params(old:Mapping, new:Mapping) -> list[str]:
     return [f'{k}: {old.get(k)!r} -> {v!r}' for k, v in new.items() if k != 'out_dir' and old.get(k, v) != v]
 
+def _kind(v) -> str:
+    return ('bool' if isinstance(v, bool) else 'number' if isinstance(v, (int, float)) else 'string' if isinstance(v, str)
+            else 'list' if isinstance(v, (list, tuple)) else 'mapping' if isinstance(v, dict) else type(v).__name__)
+
+def _same_kind(default, value) -> bool:
+    "Whether `value` may stand for a template parameter whose default is `default` (None defaults take anything)."
+    return default is None or value is None or _kind(default) == _kind(value)
+
 def run_table(table:str, # a name of TABLES
               params:Sequence[str]=('builtin',), # parameter layers after base.yaml (names or paths)
               overrides:Mapping[str, Any]|None=None, # applied last, to every point
@@ -979,6 +987,10 @@ def run_table(table:str, # a name of TABLES
     for p in points:
         unknown = sorted(set(p.params) - set(defaults))
         if unknown: raise DataError(f"{table}: unknown parameter(s) {unknown} for {nb.name}; it takes {sorted(defaults)}")
+        for k, v in p.params.items():   # a value of another kind than the template's default: refused before any run
+            if k in defaults and not _same_kind(defaults[k], v):
+                raise DataError(f'{table}: parameter {k}={v!r} (grid point {p.name}) must be a {_kind(defaults[k])} like '
+                                f'the template default {defaults[k]!r}')
     smoke = [p.name for p in points if p.smoke]
     if smoke and not allow_smoke:
         raise ExcelError(f'{table}: {len(smoke)} of {len(points)} grid points are smoke runs ({smoke[0]}, ...): real '

@@ -465,7 +465,13 @@ def show_runs(runs:Sequence[str|Path|RunView], # one run, or runs of the same sp
     if len(rv) == 2 and worst is not None: what = f'the {worst} where {rv[1].label} loses most against {rv[0].label}'
     if len(rv) == 2 and best is not None: what = f'the {best} where {rv[1].label} gains most against {rv[0].label}'
     if len(rv) == 2 and key is not None: what += f' (Δ IoU = {rv[1].label} − {rv[0].label})'
-    runs_txt = ' vs '.join(r.label + ('' if r.mIoU is None else f' (mIoU {r.mIoU:.2f})') for r in rv)
+    counts = [len(r.names()) for r in rv]     # runs made with other --limit values cover other images
+    differ = len(set(counts)) > 1
+    runs_txt = ' vs '.join(r.label + ('' if r.mIoU is None else f' (mIoU {r.mIoU:.2f}' + (f' over its {k} images' if differ else '')
+                                      + ')') for r, k in zip(rv, counts))
+    if differ and verbose:
+        print(f'note: the runs cover different images ({", ".join(f"{r.label}: {k}" for r, k in zip(rv, counts))}); '
+              f'their mIoUs are not comparable, the sheet shows the {len(common)} they share')
     head = title or f'{runs_txt}\n{len(sel)} of {len(common)} images: {what}'
     if classes: head += f', showing {", ".join(classes)}'
     stem = name or ('show' + ''.join(f'-vs-{_slug(r.label)}' for r in rv[1:]) + _filter_tag(worst, best, names, classes, limit))

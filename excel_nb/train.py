@@ -587,7 +587,7 @@ def train(excel:ExCEL, # frozen model (CLIP with SVC, text rows) on its device
                        'device': device_description(dev), 'git_commit': git_commit(Path(__file__).parent if '__file__' in globals() else '.')},
                       out_dir/'config.json')
             log = _CSVLog(out_dir/'log.csv', LOG_FIELDS, start if resume else None)
-            val_log = _CSVLog(out_dir/'val.csv', ['iter', 'mIoU', 'aAcc', 'mAcc', 'seconds'], start if resume else None)
+            val_log = _CSVLog(out_dir/'val.csv', ['iter', 'mIoU', 'aAcc', 'mAcc', 'images', 'seconds'], start if resume else None)
             if tensorboard:
                 try:
                     from torch.utils.tensorboard import SummaryWriter
@@ -618,6 +618,7 @@ def train(excel:ExCEL, # frozen model (CLIP with SVC, text rows) on its device
                     res = evaluate_seg(excel, head, val_dataset, None, cfg.val_limit, cfg.val_batch_size, amp_dtype)
                     if main:
                         row = {'iter': done, 'mIoU': res['mIoU'], 'aAcc': res['aAcc'], 'mAcc': res['mAcc'],
+                               'images': min(len(val_dataset), cfg.val_limit or len(val_dataset)),
                                'seconds': round(time.time() - tv, 2)}
                         val_log.write(row)
                         vhist.append({**row, 'IoU': res['IoU']})
@@ -752,7 +753,8 @@ def cli_train(args:argparse.Namespace) -> int:
             v = summary['val']
             done = (f"trained {summary['iters']} iterations ({summary['it_per_s']} it/s)"
                     if summary['iters'] > summary['started_at'] else f"the run had already done its {summary['iters']} iterations")
-            print(f"{done} -> {args.out}" + (f"; val mIoU {v['mIoU']:.2f}" if v else ''))
+            print(f"{done} -> {args.out}" + (f"; val mIoU {v['mIoU']:.2f}" + (f" over {v['images']} images" if v.get('images') else '')
+                                             if v else ''))
         return 0
     finally:
         import torch.distributed as dist
