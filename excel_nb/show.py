@@ -22,8 +22,8 @@ from .core import DataError, ExcelError, MissingFileError, atomic_write, check_o
 from .data import DATASET_KINDS, SegDataset, load_dataset, load_mask, resolve_input, voc_palette
 
 # %% auto #0
-__all__ = ['ERROR_COLOURS', 'IDENTITY_KEYS', 'FIGURE_TAG', 'colour_mask', 'heatmap', 'blend', 'error_map', 'image_iou',
-           'run_data_spec', 'open_dataset', 'run_identity', 'dataset_differences', 'RunView', 'load_run',
+__all__ = ['ERROR_COLOURS', 'IDENTITY_KEYS', 'FIGURE_TAG', 'colour_mask', 'heatmap', 'blend', 'mask_overlay', 'error_map',
+           'image_iou', 'run_data_spec', 'open_dataset', 'run_identity', 'dataset_differences', 'RunView', 'load_run',
            'per_image_iou', 'select_images', 'Panel', 'draw_sheet', 'write_figure', 'score_maps', 'image_panels',
            'show_runs', 'show_run', 'cli_show', 'world_examples', 'world_excel', 'present_ids', 'cam_map',
            'world_trained_head', 'quantize_png', 'figure_png', 'display_png', 'show_panels', 'figure_tag']
@@ -58,6 +58,20 @@ def blend(image:np.ndarray, # H x W x 3 uint8
     out = (1 - alpha) * image.astype(np.float32) + alpha * colour.astype(np.float32)
     if where is not None: out = np.where(where[..., None], out, image)
     return np.round(out).astype(np.uint8)
+
+def mask_overlay(image:np.ndarray, # H x W x 3 uint8
+                 label:np.ndarray, # H x W class ids (0 background, 255 ignore)
+                 alpha:float=0.75, # weight of the palette colours on the classes' pixels
+                ) -> np.ndarray: # H x W x 3 uint8
+    """A mask over its image: classes in the VOC palette at `alpha`, and every region's outline in white, so a class
+    whose colour is close to the object's own (or a mask that is exactly right) still shows where its pixels are."""
+    label = np.asarray(label)
+    out = blend(image, colour_mask(label), alpha, (label > 0) & (label < 255))
+    edge = np.zeros(label.shape, bool)
+    edge[:-1] |= label[:-1] != label[1:]; edge[1:] |= label[1:] != label[:-1]
+    edge[:, :-1] |= label[:, :-1] != label[:, 1:]; edge[:, 1:] |= label[:, 1:] != label[:, :-1]
+    out[edge] = 255
+    return out
 
 def error_map(pred:np.ndarray, # H x W predicted class ids
               gt:np.ndarray, # H x W ground-truth class ids (255 ignored)
@@ -393,7 +407,7 @@ def image_panels(run:RunView, it:dict, # dataset item (name, image, mask, label)
             cam_panels += [Panel(blend(img, heatmap(m), 0.5), prefix + what.format(names[c])) for c, m in maps.items()]
             if not maps: cam_panels.append(Panel(title=f'{prefix}CAMs', note='no class in the image label'))
     t = f'{prefix}{run.mask_title}' + ('' if not prefix or iou is None or iou != iou else f' · IoU {iou:.1f}')
-    panels = [Panel(blend(img, colour_mask(pred), 0.6, (pred > 0) & (pred < 255)), t)]
+    panels = [Panel(mask_overlay(img, pred), t)]
     if errors and gt is not None: panels.append(Panel(error_map(pred, gt, img), f'{prefix}errors'))
     return cam_panels, panels, set(np.unique(pred).tolist())
 
@@ -492,7 +506,7 @@ def show_runs(runs:Sequence[str|Path|RunView], # one run, or runs of the same sp
             t = (n if v[0] is None or len(v) > 2 else f'{n}\nIoU {v[0]:.1f}' if len(v) == 1 else
                  f'{n}\nΔ IoU {v[1] - v[0]:+.1f}')
             first = [Panel(it['image'], t),
-                     Panel(blend(it['image'], colour_mask(it['mask']), 0.6, (it['mask'] > 0) & (it['mask'] < 255)),
+                     Panel(mask_overlay(it['image'], it['mask']),
                            'ground truth') if it['mask'] is not None else Panel(title='ground truth', note='none in this split')]
             per_run = []
             for k, r in enumerate(rv):
