@@ -432,6 +432,10 @@ def build_from_args(args:argparse.Namespace, dataset:SegDataset, kind:str) -> Ex
         if missing: raise ExcelError(f'the descriptions have no entry for classes {missing[:5]}')
     if args.bg_words == 'world' and own_world_file(dataset, 'background_words.txt') is not None:
         args.bg_words = str(own_world_file(dataset, 'background_words.txt'))   # recorded as the file it is
+    if args.cache_dir:   # the TSE bank cache: a folder that cannot be made is one line now, not after the clustering
+        try: Path(args.cache_dir).expanduser().mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise ExcelError(f'--cache-dir {args.cache_dir}: cannot create the TSE bank cache folder ({e.strerror})') from None
     return ExCEL.build(dataset.classes, parse_words(args.bg_words), desc, cfg, args.device, args.cache_dir)
 
 def load_data_from_args(args:argparse.Namespace, split:str|None) -> SegDataset:

@@ -850,6 +850,8 @@ def cli_world(args:argparse.Namespace) -> int:
         root = make_world(args.root, **settings, overwrite=args.overwrite)
         print(f'wrote {args.n_train} train and {args.n_val} val images of {args.world} to {root}')
     elif args.world_command == 'train-clip':
+        from excel_nb.core import check_out_dir
+        check_out_dir(args.out)   # a folder that cannot be written: one line now, not after the training
         cfg = WorldTrainCfg() if args.steps is None else WorldTrainCfg(steps=args.steps)
         train_world_clip(args.out, seed=args.seed, minutes=args.minutes, cfg=cfg, threads=args.threads)
     else:
