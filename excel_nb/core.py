@@ -412,7 +412,7 @@ positive_float = _arg_type('positive_float', float, lambda v: v > 0 and np.isfin
 fraction = _arg_type('fraction', float, lambda v: 0 < v <= 1, 'must be a number in (0, 1]')
 open_fraction = _arg_type('open_fraction', float, lambda v: 0 < v < 1, 'must be a number strictly between 0 and 1')
 
-MAX_INPUT_SIZE = 2048  # largest square network input (--image-size, --crop-size): 2048 px is 16 x the ViT's 14 x 14 grid
+MAX_INPUT_SIZE = 2048  # largest square network input (--image-size, --crop-size): a 128 x 128 patch grid at ViT-B/16
 input_size = _arg_type('input_size', int, lambda v: 1 <= v <= MAX_INPUT_SIZE,
                        f'must be a whole number of pixels from 1 to {MAX_INPUT_SIZE} (a square network input)')
 
