@@ -25,10 +25,10 @@ import numpy as np   # torch is imported where it is used: importing core (for e
 # %% auto #0
 __all__ = ['VOC_CLASSES', 'COCO_CLASSES', 'RUN_FORMAT', 'RUN_MODES', 'positive_int', 'nonneg_int', 'positive_float', 'fraction',
            'open_fraction', 'MAX_INPUT_SIZE', 'input_size', 'ExcelError', 'DataError', 'MissingFileError',
-           'WeightsError', 'seed_everything', 'atomic_write', 'save_json', 'load_json', 'code_fingerprint', 'file_sha1',
-           'fingerprint_diff', 'check_out_dir', 'RunFolder', 'check_state_dict', 'load_yaml', 'get_device',
-           'asset_path', 'git_commit', 'device_description', 'default_threads', 'set_threads', 'env_positive_int',
-           'Timer']
+           'WeightsError', 'seed_everything', 'atomic_write', 'save_json', 'load_json', 'source_text',
+           'code_fingerprint', 'file_sha1', 'fingerprint_diff', 'check_out_dir', 'RunFolder', 'check_state_dict',
+           'load_yaml', 'get_device', 'asset_path', 'git_commit', 'device_description', 'default_threads',
+           'set_threads', 'env_positive_int', 'Timer']
 
 # %% ../nbs/00_core.ipynb #afcdb5bd
 class ExcelError(Exception):
@@ -126,14 +126,17 @@ def load_json(path:str|Path) -> Any:
 RUN_FORMAT = 'excel-nb-run/1'
 RUN_MODES = ('resume', 'overwrite', 'fresh', 'refresh')
 
+def source_text(path:str|Path) -> str:
+    "A Python source file without nbdev's cell markers (`# %% ...` lines): what code fingerprints hash."
+    return ''.join(l for l in Path(path).read_text(encoding='utf-8').splitlines(True) if not l.startswith('# %% '))
+
 def code_fingerprint() -> str:
     "sha1 (16 hex digits) of the excel_nb package's Python sources, nbdev cell markers left out: the code that computes."
     import excel_nb
     h = hashlib.sha1()
     for p in sorted(Path(excel_nb.__file__).parent.glob('*.py')):
         if p.name == '_modidx.py': continue
-        text = ''.join(l for l in p.read_text(encoding='utf-8').splitlines(True) if not l.startswith('# %% '))
-        h.update(p.name.encode()); h.update(text.encode())
+        h.update(p.name.encode()); h.update(source_text(p).encode())
     return h.hexdigest()[:16]
 
 def file_sha1(path:str|Path, # a file

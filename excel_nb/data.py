@@ -643,7 +643,7 @@ class FolderDataset(SegDataset):
     def mask_path(self, i:int) -> Path: return self.mask_dir/f'{self.names[i]}.png'
 
 # %% ../nbs/01_data.ipynb #53fa93b6
-_OWN_KINDS = {'voc', 'coco', 'folder'}  # the kinds defined here (their classes are below)
+_OWN_LOADERS = {'voc': (VOCDataset, 'train'), 'coco': (COCODataset, 'train'), 'folder': (FolderDataset, 'all')}  # kinds defined here
 
 def register_dataset_kind(name:str, # the kind: load_dataset(name, ...); listed in excel_nb.options.DATASET_MODULES for --dataset
                           loader, # loader(root, split=..., **options) -> SegDataset; raises ExcelError on bad options
@@ -652,7 +652,7 @@ def register_dataset_kind(name:str, # the kind: load_dataset(name, ...); listed 
     "Make a dataset kind loadable by `load_dataset` (the module that defines a kind calls this when imported)."
     if not isinstance(name, str) or not name or not callable(loader):
         raise ExcelError(f'bad dataset kind {name!r}: needs a name and a callable loader')
-    if name in _OWN_KINDS: raise ExcelError(f'dataset kind {name!r} is defined by excel_nb.data itself')
+    if name in _OWN_LOADERS: raise ExcelError(f'dataset kind {name!r} is defined by excel_nb.data itself')
     DATASET_LOADERS[name] = (loader, default_split)
 
 def load_dataset(kind:str, # a kind of excel_nb.options.DATASET_MODULES ('voc', 'coco', 'folder', 'world') or one registered
@@ -661,12 +661,11 @@ def load_dataset(kind:str, # a kind of excel_nb.options.DATASET_MODULES ('voc', 
                  **kw) -> SegDataset:
     """Build a dataset by kind: `load_dataset('voc', '/data/VOC2012', 'val')`. A kind defined in another module
     (the built-in world) is loaded by importing that module, which registers it. Raises ExcelError for an unknown kind."""
-    own = {'voc': (VOCDataset, 'train'), 'coco': (COCODataset, 'train'), 'folder': (FolderDataset, 'all')}
-    if kind not in own and kind not in DATASET_LOADERS and kind in DATASET_MODULES:
+    if kind not in _OWN_LOADERS and kind not in DATASET_LOADERS and kind in DATASET_MODULES:
         importlib.import_module(DATASET_MODULES[kind])   # the module registers its kind
-    if kind not in own and kind not in DATASET_LOADERS:
+    if kind not in _OWN_LOADERS and kind not in DATASET_LOADERS:
         raise ExcelError(f'unknown dataset kind {kind!r}; use one of {sorted(set(DATASET_KINDS) | set(DATASET_LOADERS))}')
-    loader, default_split = own.get(kind) or DATASET_LOADERS[kind]
+    loader, default_split = _OWN_LOADERS.get(kind) or DATASET_LOADERS[kind]
     return loader(root, split=default_split if split is None else split, **kw)
 
 

@@ -463,8 +463,8 @@ def _sample_name(split:str, i:int) -> str: return f'{split}_{i:05d}'
 
 def world_code_fingerprint() -> str:
     "sha1 (16 hex digits) of this module's source, nbdev cell markers left out: the code that draws a world."
-    text = ''.join(l for l in Path(importlib.util.find_spec('excel_nb.world').origin).read_text(encoding='utf-8').splitlines(True) if not l.startswith('# %% '))
-    return hashlib.sha1(text.encode()).hexdigest()[:16]
+    from excel_nb.core import source_text
+    return hashlib.sha1(source_text(importlib.util.find_spec('excel_nb.world').origin).encode()).hexdigest()[:16]
 
 def world_settings(root:str|Path, # a folder
                   ) -> dict|None:
