@@ -646,8 +646,8 @@ def collect_records(run_dirs:Sequence[str|Path], # run folders holding metrics.j
         prov = {'run': rd.name, 'smoke': bool(m.get('smoke')), 'device': m.get('device'),
                 'git_commit': m.get('git_commit'), 'seconds': m.get('seconds'),
                 'data': f"{d.get('world') or d.get('kind')}:{d.get('split')} " + (f"({d['n_images']} images) " if d.get('n_images') else '') + str(d.get('root')),
-                'weights': f"{w.get('model')} [{w.get('weights')}] " + (f"sha256 {w['sha256']}" if w.get('sha256')
-                                                                          else f"#{w.get('fingerprint')}")}
+                'weights': (f"{w.get('model')} [{w.get('weights')}] " + (f"sha256 {w['sha256']}" if w.get('sha256')
+                                                                          else f"#{w['fingerprint']}" if w.get('fingerprint') else '')).strip()}
         for r in m.get('results', []): rows.append({**r, **prov})
     if not rows: raise ExcelError('the runs hold no results')
     return pd.DataFrame(rows)
