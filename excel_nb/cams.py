@@ -22,7 +22,7 @@ from .cam import compute_cam
 from .core import (MAX_INPUT_SIZE, DataError, ExcelError, MissingFileError, RunFolder, Timer, atomic_write,
                            check_out_dir, code_fingerprint, default_threads, device_description, fraction, get_device,
                            git_commit, nonneg_int, open_fraction, positive_float, positive_int, save_json, set_threads)
-from .data import (DATASET_KINDS, SegDataset, denormalize, load_dataset, load_mask, preprocess, read_text,
+from .data import (DATASET_KINDS, SegDataset, warn_empty_labels, denormalize, load_dataset, load_mask, preprocess, read_text,
                            resolve_input, save_label_png, validate_split)
 from .metrics import ConfusionMatrix, save_metrics
 from .pseudo import PseudoCfg, make_pseudo_label
@@ -295,6 +295,7 @@ def run_cams(dataset:SegDataset, # dataset with image-level labels
     "Pseudo masks for a split, with their quality against the ground truth when the split has masks."
     if not dataset.has_labels:
         raise ExcelError(f'{dataset!r} has no image-level labels (no masks and no label file): pseudo masks need them')
+    warn_empty_labels(dataset)
     timer = Timer()
     def predict(items:list[dict]) -> list[np.ndarray]:
         with timer('load'): imgs = torch.stack([preprocess(it['image'], excel.cfg.image_size) for it in items])

@@ -21,7 +21,7 @@ from torch import Tensor, nn
 from .core import ExcelError, WeightsError, check_state_dict
 
 # %% auto #0
-__all__ = ['TINY_MODELS', 'OPENAI_KEYS', 'LOCAL_TAGS', 'RANDOM', 'register_model_configs', 'resize_pos_embed',
+__all__ = ['TINY_MODELS', 'OPENAI_KEYS', 'LOCAL_TAGS', 'RANDOM', 'register_model_configs', 'resize_pos_embed', 'require_vit',
            'load_state_dict_file', 'load_weights_strict', 'clip_activation', 'load_clip', 'describe_weights',
            'clip_fingerprint', 'load_visual_weights', 'build_clip_for_visual_sd', 'encode_text']
 
@@ -49,6 +49,15 @@ def resize_pos_embed(pos:Tensor, # (1 + g*g) x W positional embedding, CLS first
     patch = pos[1:].reshape(1, g, g, W).permute(0, 3, 1, 2)
     patch = F.interpolate(patch, size=(h, w), mode='bilinear', align_corners=False)
     return torch.cat([pos[:1], patch.permute(0, 2, 3, 1).reshape(h * w, W)])
+
+def require_vit(visual:nn.Module, # a CLIP image tower (clip.visual)
+                what:str='ExCEL', # what needs the ViT, for the message
+               ) -> None:
+    "Raise ExcelError unless `visual` is an open_clip VisionTransformer (SVC, CAA, Grad-CAM read its blocks, spec 4)."
+    if not hasattr(visual, 'transformer') or not hasattr(visual, 'conv1'):
+        raise ExcelError(f'{what} needs a ViT CLIP image tower (it reads the transformer blocks), got a '
+                         f'{type(visual).__name__}; ResNet CLIPs (RN50, excel-world-rn) are for the cnn_backbone table')
+
 
 # %% ../nbs/02_clip.ipynb #1c9dbc4d
 def _is_torchscript(path:Path) -> bool:
@@ -97,7 +106,8 @@ def load_weights_strict(module:nn.Module, # model (or tower) to fill
 def _looks_like_path(s:str) -> bool:
     return os.sep in s or s.startswith('.') or Path(s).suffix in ('.pt', '.pth', '.bin', '.safetensors', '.ckpt')
 
-LOCAL_TAGS = {('excel-world-vit', 'world'): ('world', 'world_clip.safetensors')}  # (model, tag): package asset
+LOCAL_TAGS = {('excel-world-vit', 'world'): ('world', 'world_clip.safetensors'),   # (model, tag): package asset
+              ('excel-world-rn', 'world'): ('world', 'world_clip_rn.safetensors')}
 RANDOM = 'random'  # the explicit name of randomly initialised weights (`--pretrained random`)
 
 @contextlib.contextmanager

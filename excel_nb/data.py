@@ -33,12 +33,12 @@ from .options import DATASET_KINDS, DATASET_LOADERS, DATASET_MODULES
 __all__ = ['IMAGE_EXTS', 'MAX_PIXELS', 'COCO_PREFIXES', 'LABEL_FILES', 'COCO_CATEGORY_IDS', 'COCO_SPELLINGS', 'IMAGENET_MEAN',
            'IMAGENET_STD', 'voc_palette', 'save_label_png', 'read_text', 'read_json', 'pixel_limit', 'open_image_file',
            'load_image', 'load_mask', 'mask_to_label', 'NumpyOnlyUnpickler', 'load_labels', 'check_label_table',
-           'SegDataset', 'sbd_list_dirs', 'build_train_aug', 'VOCDataset', 'coco_mask_name', 'COCODataset',
-           'resolve_input', 'default_label_file', 'read_class_list', 'FolderDataset', 'register_dataset_kind',
-           'load_dataset', 'make_voc_tree', 'make_coco_annotations', 'coco_category_map', 'load_coco_instances',
-           'coco_to_voc', 'make_folder_dataset', 'normalize', 'preprocess', 'denormalize', 'augment_train',
-           'TrainDataset', 'unwrap_worker_error', 'worker_errors_unwrapped', 'check_dataset', 'scan_split_files',
-           'validate_split', 'cli_datacheck', 'cli_coco2voc']
+           'SegDataset', 'warn_empty_labels', 'sbd_list_dirs', 'build_train_aug', 'VOCDataset', 'coco_mask_name',
+           'COCODataset', 'resolve_input', 'default_label_file', 'read_class_list', 'FolderDataset',
+           'register_dataset_kind', 'load_dataset', 'make_voc_tree', 'make_coco_annotations', 'coco_category_map',
+           'load_coco_instances', 'coco_to_voc', 'make_folder_dataset', 'normalize', 'preprocess', 'denormalize',
+           'augment_train', 'TrainDataset', 'unwrap_worker_error', 'worker_errors_unwrapped', 'check_dataset',
+           'scan_split_files', 'validate_split', 'cli_datacheck', 'cli_coco2voc']
 
 # %% ../nbs/01_data.ipynb #3ea5f30d
 def voc_palette(n:int=256, # number of colours (ids 0..n-1)
@@ -428,6 +428,10 @@ class SegDataset(torch.utils.data.Dataset):
     @property
     def has_labels(self) -> bool: return self.labels is not None or self.has_masks
     @property
+    def empty_labels(self) -> list[str]:
+        "Names of the split whose row in the label file gives no class (their pseudo masks are all background)."
+        return [] if self.labels is None else [n for n in self.names if not self.labels[n].any()]
+    @property
     def n_classes(self) -> int: return len(self.classes)
     def __len__(self) -> int: return len(self.names)
     def image_path(self, i:int) -> Path: raise NotImplementedError
@@ -457,6 +461,18 @@ class SegDataset(torch.utils.data.Dataset):
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(root={str(self.root)!r}, split={self.split!r}, n={len(self)}, '
                 f'classes={self.n_classes}, masks={self.has_masks}, labels={self.has_labels})')
+
+def warn_empty_labels(dataset:SegDataset, # a split with image-level labels
+                      what:str='pseudo masks', # what the command makes of them, for the message
+                     ) -> list[str]:
+    "Warn once (one line) when the label file gives some images of the split no class; returns their names."
+    empty = dataset.empty_labels
+    if empty:
+        warnings.warn(f'{dataset.label_file or "label file"}: {len(empty)} of the {len(dataset)} image(s) of split '
+                      f'{dataset.split!r} have an empty label row; their {what} are all background, e.g. {empty[:5]}',
+                      stacklevel=2)
+    return empty
+
 
 # %% ../nbs/01_data.ipynb #e7cf4781
 def _find_voc_root(root:Path) -> Path:

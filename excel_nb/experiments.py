@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .clip import resize_pos_embed
+from .clip import require_vit, resize_pos_embed
 from .core import DataError, ExcelError
 from .data import SegDataset, denormalize, preprocess
 from .metrics import ConfusionMatrix
@@ -52,6 +52,7 @@ def compute_gradcam(clip:nn.Module, # open_clip CLIP with a ViT image tower (fro
                    ) -> tuple[Tensor, tuple[int, int]]: # B x P x C CAM in [0, 1] (0 for absent classes), grid
     "CLIP-ES-style Grad-CAM at the last block's ln_1, on the softmax over present-class and background prompts."
     visual = clip.visual
+    require_vit(visual, 'Grad-CAM')
     dev = text_fg.device
     images, labels = images.to(dev), labels.to(dev)
     if before_last is None:

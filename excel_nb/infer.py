@@ -23,7 +23,7 @@ from .cams import (ExCEL, cam_scores, dataset_identity, default_workers,
                            load_data_from_args, predict_split)
 from .core import (DataError, ExcelError, MissingFileError, Timer, atomic_write, check_out_dir, code_fingerprint,
                            load_json, open_fraction, positive_int, set_threads)
-from .data import (DATASET_KINDS, COCODataset, SegDataset, load_dataset, normalize, preprocess, save_label_png,
+from .data import (DATASET_KINDS, COCODataset, SegDataset, warn_empty_labels, load_dataset, normalize, preprocess, save_label_png,
                            validate_split)
 from .decoder import ExcelHead
 from .lvc import compute_relation
@@ -354,6 +354,7 @@ def run_infer(dataset:SegDataset,
         if excel is None or head is None: raise ExcelError("mode 'lam' needs the ExCEL model and its trained head")
         if not dataset.has_labels:
             raise ExcelError(f'{dataset!r} has no image-level labels (no masks and no label file): pseudo masks need them')
+        warn_empty_labels(dataset)
     ms = ms or MSCfg()
     if fmt == 'auto': fmt = 'coco' if isinstance(dataset, COCODataset) else 'voc'
     if mode == 'lam': fmt = 'pseudo'

@@ -11,7 +11,7 @@ from pathlib import Path
 from .core import fraction, input_size, nonneg_int, open_fraction, positive_float, positive_int
 
 # %% auto #0
-__all__ = ['DATASET_MODULES', 'DATASET_KINDS', 'DATASET_LOADERS', 'Parser', 'add_resource_args', 'add_data_args', 'add_run_args', 'add_model_args', 'cli_datacheck_args', 'cli_coco2voc_args', 'cli_describe_args', 'cli_cams_args', 'PAR_INPUTS', 'TRAIN_PRESETS', 'SCHEDULE_FIELDS', 'TrainCfg', 'scale_schedule', 'train_preset', 'apply_overrides', 'parse_sets', 'load_train_config', 'build_train_cfg', 'cli_train_args', 'cli_bench_train_args', 'cli_infer_args', 'cli_show_args', 'cli_parity_args', 'cli_bench_args', 'WORLD_NAMES', 'cli_world_args', 'cli_demo_args', 'REPORT_TABLES', 'cli_report_args']
+__all__ = ['DATASET_MODULES', 'DATASET_KINDS', 'DATASET_LOADERS', 'Parser', 'add_resource_args', 'add_data_args', 'add_run_args', 'add_model_args', 'cli_datacheck_args', 'cli_coco2voc_args', 'cli_describe_args', 'cli_cams_args', 'PAR_INPUTS', 'TRAIN_PRESETS', 'SCHEDULE_FIELDS', 'TrainCfg', 'scale_schedule', 'train_preset', 'apply_overrides', 'parse_sets', 'load_train_config', 'build_train_cfg', 'cli_train_args', 'cli_bench_train_args', 'cli_infer_args', 'cli_show_args', 'cli_parity_args', 'cli_bench_args', 'WORLD_NAMES', 'WORLD_CLIP_NAMES', 'cli_world_args', 'cli_demo_args', 'REPORT_TABLES', 'cli_report_args']
 
 # %% ../nbs/00b_options.ipynb #c1836306
 class Parser(argparse.ArgumentParser):
@@ -470,6 +470,7 @@ def _size(s:str) -> tuple[int, int]:
 
 # %% ../nbs/15_world.ipynb #438c2327
 WORLD_NAMES = ('world', 'world2')   # the worlds excel_nb.world draws (its WORLDS): the choices of `world make --world`
+WORLD_CLIP_NAMES = ('excel-world-vit', 'excel-world-rn')  # excel_nb.world.WORLD_CLIP_MODELS: the choices of `--model`
 
 def cli_world_args(parser:argparse.ArgumentParser) -> None:
     "Options of `excel-nb world {make,train-clip,eval-clip}`."
@@ -491,8 +492,14 @@ def cli_world_args(parser:argparse.ArgumentParser) -> None:
     p.add_argument('--seed', type=nonneg_int, default=0)
     p.add_argument('--steps', type=positive_int, default=None, help="optimizer steps (default: the recipe's, WorldTrainCfg.steps)")
     p.add_argument('--threads', type=positive_int, default=2, help='CPU threads (default 2; the record says how many)')
+    p.add_argument('--model', default=WORLD_CLIP_NAMES[0], choices=WORLD_CLIP_NAMES,
+                   help='which world CLIP: the ViT (the one every world command uses) or the ResNet (modified-ResNet '
+                        'image tower as OpenAI RN50, for the cnn_backbone table); each has its own recipe (default '
+                        '%(default)s)')
     p = sub.add_parser('eval-clip', help='zero-shot accuracy of a world CLIP on held-out images')
-    p.add_argument('--weights', default=None, help='safetensors file (default: the shipped model)')
+    p.add_argument('--weights', default=None, help='safetensors file (default: the shipped weights of --model)')
+    p.add_argument('--model', default=WORLD_CLIP_NAMES[0], choices=WORLD_CLIP_NAMES,
+                   help='which world CLIP the weights are for (default %(default)s)')
     p.add_argument('--n', type=positive_int, default=500, help='held-out images (default 500)')
     p.add_argument('--seed', type=nonneg_int, default=0)
 

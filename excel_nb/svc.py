@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .clip import resize_pos_embed
+from .clip import require_vit, resize_pos_embed
 
 # %% auto #0
 __all__ = ['SVCCfg', 'SVCAttention', 'ExCELViT']
@@ -65,6 +65,7 @@ class ExCELViT(nn.Module):
                  cfg:SVCCfg|None=None):
         super().__init__()
         self.visual, self.cfg = visual, cfg or SVCCfg()
+        require_vit(visual, 'ExCEL (SVC)')
         blocks = visual.transformer.resblocks
         self.n_layers = len(blocks)
         if not 0 <= self.cfg.n_svc < self.n_layers:

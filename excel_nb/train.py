@@ -33,7 +33,8 @@ from .clip import clip_fingerprint, describe_weights
 from .core import (DataError, ExcelError, MissingFileError, RunFolder, Timer, WeightsError, atomic_write,
                            check_out_dir, check_state_dict, code_fingerprint, device_description, fingerprint_diff, get_device, git_commit,
                            load_yaml, positive_int, save_json, set_threads)
-from .data import DATASET_KINDS, SegDataset, TrainDataset, denormalize, normalize, preprocess, validate_split
+from .data import (DATASET_KINDS, SegDataset, TrainDataset, denormalize, normalize, preprocess, validate_split,
+                           warn_empty_labels)
 from .decoder import (DecoderCfg, ExcelHead, OptimCfg, build_optimizer, compute_aff_loss,
                               compute_aff_target, compute_seg_loss)
 from .lvc import AdapterCfg
@@ -541,6 +542,7 @@ def train(excel:ExCEL, # frozen model (CLIP with SVC, text rows) on its device
     dev = excel.device
     out_dir = Path(out_dir)
     if not dataset.has_labels: raise ExcelError(f'{dataset!r} has no image-level labels to train from')
+    warn_empty_labels(dataset, 'pseudo masks (training targets)')
     if cfg.shards == 1 and world > 1: cfg = replace(cfg, shards=world)
     if cfg.shards % world: raise ExcelError(f'shards={cfg.shards} is not a multiple of the {world} processes')
     cfg = cfg.check()

@@ -14,7 +14,7 @@ import os
 import shutil
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import NamedTuple, Sequence
 
@@ -32,12 +32,13 @@ from .options import WORLD_NAMES
 # %% auto #0
 __all__ = ['WORLD_CLASSES', 'WORLD_BACKGROUNDS', 'WORLD2_CLASSES', 'WORLD2_BACKGROUNDS', 'WORLD_COLOURS', 'WORLD_TEXTURES',
            'CLASS_STYLE', 'BG_COLOURS', 'SPLIT_CODES', 'WORLDS', 'BG_PHRASES', 'CAPTION_TEMPLATES', 'MODEL_NAME',
-           'WorldKind', 'world_kind', 'render_background', 'shape_parts', 'rasterize_shape', 'WorldSample',
-           'sample_background', 'make_world_sample', 'folder_world', 'load_world_descriptions', 'load_world_bg_words',
-           'make_caption', 'world_code_fingerprint', 'world_settings', 'same_world', 'make_world', 'load_world_dataset',
-           'overlay_mask', 'WorldTrainCfg', 'WorldPool', 'make_world_pool', 'to_model_input', 'sample_crop',
-           'crop_content', 'make_world_batch', 'world_clip_loss', 'text_features', 'encode_image_any',
-           'evaluate_world_clip', 'train_world_clip', 'load_world_clip', 'cli_world']
+           'WORLD_CLIP_MODELS', 'WorldKind', 'world_kind', 'render_background', 'shape_parts', 'rasterize_shape',
+           'WorldSample', 'sample_background', 'make_world_sample', 'folder_world', 'load_world_descriptions',
+           'load_world_bg_words', 'make_caption', 'world_code_fingerprint', 'world_settings', 'same_world',
+           'make_world', 'load_world_dataset', 'overlay_mask', 'WorldTrainCfg', 'world_train_cfg', 'WorldPool',
+           'make_world_pool', 'to_model_input', 'sample_crop', 'crop_content', 'make_world_batch', 'world_clip_loss',
+           'text_features', 'encode_image_any', 'evaluate_world_clip', 'train_world_clip', 'load_world_clip',
+           'cli_world']
 
 # %% ../nbs/15_world.ipynb #ca086b88
 WORLD_CLASSES = ['star', 'ring', 'cross', 'crescent', 'heart', 'arrow', 'triangle', 'spiral', 'flower',
@@ -567,6 +568,10 @@ def overlay_mask(image:np.ndarray, # H x W x 3 uint8
 
 # %% ../nbs/15_world.ipynb #f8700786
 MODEL_NAME = 'excel-world-vit'
+# the world CLIPs: model name -> (weights file, training record) in assets/world/. The ResNet one (a modified-ResNet
+# image tower as OpenAI's RN50, stride 32) exists to ask the CNN-backbone question (nbs/cnn_backbone) in the world.
+WORLD_CLIP_MODELS = {'excel-world-vit': ('world_clip.safetensors', 'train_record.json'),
+                     'excel-world-rn': ('world_clip_rn.safetensors', 'train_record_rn.json')}
 _MEAN = np.array([123.675, 116.28, 103.53], np.float32)   # ImageNet mean/std on 0-255 RGB (spec 2)
 _STD = np.array([58.395, 57.12, 57.375], np.float32)
 
@@ -593,6 +598,14 @@ class WorldTrainCfg:
     check_images: int = 60        # small held-out set whose accuracy the notebook test recomputes
     eval_every: int = 200         # steps between zero-shot checks on 100 held-out images (0: never)
     log_every: int = 10           # steps per entry of the recorded loss curve
+
+def world_train_cfg(model:str=MODEL_NAME, # a key of WORLD_CLIP_MODELS
+                   ) -> WorldTrainCfg:
+    """The shipped recipe of a world CLIP; ExcelError for an unknown model. The ResNet's attention pool has a fixed grid:
+    one crop size (its 128 px), and fewer, smaller steps (a step costs about 3x the ViT's on a CPU)."""
+    if model not in WORLD_CLIP_MODELS: raise ExcelError(f'unknown world CLIP {model!r}; known: {", ".join(WORLD_CLIP_MODELS)}')
+    if model == MODEL_NAME: return WorldTrainCfg()
+    return WorldTrainCfg(steps=400, batch_size=96, warmup=20, res_schedule=((1.0, 128),), eval_every=100)
 
 class WorldPool(NamedTuple):
     "Pre-generated training images with what the crops' captions need."
@@ -717,7 +730,8 @@ def evaluate_world_clip(model:nn.Module, # open_clip CLIP (e.g. load_world_clip(
     pool = pool if pool is not None else make_world_pool(n, seed, size, split='heldout')
     dev = next(model.parameters()).device
     was_training = model.training; model.eval()
-    res = model.visual.image_size[0]
+    res = model.visual.image_size
+    res = res[0] if isinstance(res, (tuple, list)) else res   # a ViT's is a pair, a ResNet's an int
     x = np.stack([cv2.resize(im, (res, res), interpolation=cv2.INTER_AREA) for im in pool.images])
     feats = [F.normalize(model.encode_image(to_model_input(x[i:i + batch_size]).to(dev)), dim=-1)
              for i in range(0, len(x), batch_size)]
@@ -743,7 +757,7 @@ def _save_fp16(model:nn.Module, path:Path) -> str:
 def _train_step(model:nn.Module, opt:torch.optim.Optimizer, x:Tensor, captions:list[str]) -> float:
     "One contrastive step on a batch; returns the loss before the update."
     import open_clip
-    img = encode_image_any(model, x)
+    img = model.encode_image(x) if hasattr(model.visual, 'attnpool') else encode_image_any(model, x)  # ResNet: native size
     txt = text_features(model, open_clip.tokenize(captions).to(x.device))
     loss = world_clip_loss(img, txt, model.logit_scale, captions)
     opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
@@ -770,17 +784,21 @@ def _refresh_pool(pool:WorldPool, seed:int, first:int, slot:int, n:int) -> None:
         k = (slot + j) % len(pool.images)
         pool.images[k], pool.codes[k], pool.metas[k] = s.image, s.instances + 4 * s.bg_index, s.meta
 
-def train_world_clip(out_dir:str|Path, # folder for world_clip.safetensors and train_record.json
+def train_world_clip(out_dir:str|Path, # folder for the weights and the training record (names: WORLD_CLIP_MODELS)
                      seed:int=0,
                      minutes:float=20.0, # wall-time cap; a capped run stops early and says so in the record
-                     cfg:WorldTrainCfg|None=None, # hyper-parameters (defaults: the shipped run)
+                     cfg:WorldTrainCfg|None=None, # hyper-parameters (defaults: the model's shipped run, world_train_cfg)
                      threads:int=2, # torch CPU threads (bit-exact reproduction needs the same number)
                      verbose:bool=True, # print progress lines
+                     model_name:str=MODEL_NAME, # which world CLIP: a key of WORLD_CLIP_MODELS
                     ) -> dict:
     "Train the world CLIP contrastively on generated crops and captions; returns (and writes) the training record."
     import open_clip
     from excel_nb.clip import register_model_configs
-    cfg = cfg or WorldTrainCfg()
+    if model_name not in WORLD_CLIP_MODELS:
+        raise ExcelError(f'unknown world CLIP {model_name!r}; known: {", ".join(WORLD_CLIP_MODELS)}')
+    cfg = cfg or world_train_cfg(model_name)
+    weights_file, record_file = WORLD_CLIP_MODELS[model_name]
     if cfg.steps < 1 or cfg.batch_size < 2 or cfg.pool < 1: raise ExcelError(f'bad training config: {cfg}')
     out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
     old_threads = torch.get_num_threads(); torch.set_num_threads(threads)
@@ -788,7 +806,10 @@ def train_world_clip(out_dir:str|Path, # folder for world_clip.safetensors and t
         t0 = time.perf_counter()
         register_model_configs()
         torch.manual_seed(seed)
-        model = open_clip.create_model(MODEL_NAME, pretrained=None).float().train()
+        model = open_clip.create_model(model_name, pretrained=None).float().train()
+        if hasattr(model.visual, 'attnpool') and {r for _, r in cfg.res_schedule} != {model.visual.image_size}:
+            raise ExcelError(f'{model_name} has a fixed attention-pool grid: every crop size of res_schedule must be its '
+                             f'{model.visual.image_size} px, got {[r for _, r in cfg.res_schedule]}')
         desc = load_world_descriptions()
         pool = make_world_pool(cfg.pool, seed, cfg.size, split='clip')
         probe = make_world_pool(100, seed + 1, cfg.size, split='heldout') if cfg.eval_every else None
@@ -811,21 +832,21 @@ def train_world_clip(out_dir:str|Path, # folder for world_clip.safetensors and t
                 probes.append([done, round(r['mean_auc'], 4), round(r['top1'], 4)])
                 if verbose: print(f'  probe auc {r["mean_auc"]:.3f} top1 {r["top1"]:.3f}', flush=True)
         seconds = time.perf_counter() - t0
-        sha = _save_fp16(model, out_dir/'world_clip.safetensors')
-        saved = load_world_clip(path=out_dir/'world_clip.safetensors')
+        sha = _save_fp16(model, out_dir/weights_file)
+        saved = load_world_clip(path=out_dir/weights_file, model_name=model_name)
         zs = evaluate_world_clip(saved, n=cfg.eval_images, seed=seed, size=cfg.size)
         check = evaluate_world_clip(saved, n=cfg.check_images, seed=seed + 1000, size=cfg.size)
-        record = dict(model=MODEL_NAME, model_cfg=open_clip.get_model_config(MODEL_NAME), seed=seed, threads=threads,
+        record = dict(model=model_name, model_cfg=open_clip.get_model_config(model_name), seed=seed, threads=threads,
                       cfg=asdict(cfg), steps_done=done, stopped_early=stopped, minutes_cap=minutes,
                       seconds=round(seconds, 1), seconds_data=round(t_data, 1),
                       samples_seen=done * cfg.batch_size, images_generated=cfg.pool + done * cfg.fresh,
                       loss_first=round(losses[0], 4) if losses else None, loss_last=curve[-1][1] if curve else None, loss_curve=curve,
                       probe_curve=probes, zero_shot={**zs, 'split': 'heldout', 'seed': seed},
                       zero_shot_check={**check, 'split': 'heldout', 'seed': seed + 1000},
-                      weights_sha256=sha, weights_bytes=(out_dir/'world_clip.safetensors').stat().st_size,
+                      weights_sha256=sha, weights_bytes=(out_dir/weights_file).stat().st_size,
                       torch=torch.__version__, open_clip=open_clip.__version__, numpy=np.__version__,
                       opencv=cv2.__version__, normalisation='imagenet')
-        save_json(record, out_dir/'train_record.json')
+        save_json(record, out_dir/record_file)
         if verbose: print(f'done: {done} steps in {seconds:.0f} s; zero-shot mean AUC {zs["mean_auc"]:.3f}, '
                           f'top-1 {zs["top1"]:.3f}, top-k precision {zs["topk_precision"]:.3f}', flush=True)
         return record
@@ -833,12 +854,15 @@ def train_world_clip(out_dir:str|Path, # folder for world_clip.safetensors and t
         torch.set_num_threads(old_threads)
 
 def load_world_clip(device:str|torch.device='cpu',
-                    path:str|Path|None=None, # weights; default: the package's assets/world/world_clip.safetensors
+                    path:str|Path|None=None, # weights; default: the package's shipped file for `model_name`
+                    model_name:str=MODEL_NAME, # which world CLIP: a key of WORLD_CLIP_MODELS
                    ) -> nn.Module:
-    "The trained world CLIP, frozen, fp32, eval mode (via excel_nb.clip.load_clip)."
+    "A trained world CLIP, frozen, fp32, eval mode (via excel_nb.clip.load_clip); ExcelError for an unknown model."
     from excel_nb.clip import load_clip
-    path = Path(path) if path is not None else asset_path('world', 'world_clip.safetensors')
-    return load_clip(MODEL_NAME, path, device=device)
+    if model_name not in WORLD_CLIP_MODELS:
+        raise ExcelError(f'unknown world CLIP {model_name!r}; known: {", ".join(WORLD_CLIP_MODELS)}')
+    path = Path(path) if path is not None else asset_path('world', WORLD_CLIP_MODELS[model_name][0])
+    return load_clip(model_name, path, device=device)
 
 # %% ../nbs/15_world.ipynb #a146f7ca
 def cli_world(args:argparse.Namespace) -> int:
@@ -852,9 +876,11 @@ def cli_world(args:argparse.Namespace) -> int:
     elif args.world_command == 'train-clip':
         from excel_nb.core import check_out_dir
         check_out_dir(args.out)   # a folder that cannot be written: one line now, not after the training
-        cfg = WorldTrainCfg() if args.steps is None else WorldTrainCfg(steps=args.steps)
-        train_world_clip(args.out, seed=args.seed, minutes=args.minutes, cfg=cfg, threads=args.threads)
+        cfg = world_train_cfg(args.model)
+        if args.steps is not None: cfg = replace(cfg, steps=args.steps)
+        train_world_clip(args.out, seed=args.seed, minutes=args.minutes, cfg=cfg, threads=args.threads,
+                         model_name=args.model)
     else:
-        r = evaluate_world_clip(load_world_clip(path=args.weights), n=args.n, seed=args.seed)
+        r = evaluate_world_clip(load_world_clip(path=args.weights, model_name=args.model), n=args.n, seed=args.seed)
         print(json.dumps(r, indent=1))
     return 0

@@ -393,6 +393,15 @@ CASES = [
          ['{tmp}/data holds two label files, {tmp}/data/labels.csv and {tmp}/data/labels.json']),
     Case('cams-folder-two-label-files', cams('folder', lambda tmp, r: ((r/'labels.json').write_text('{}'), [])[1]),
          ['{tmp}/data holds two label files, {tmp}/data/labels.csv and {tmp}/data/labels.json'], out='out'),
+    # a ResNet CLIP where ExCEL needs a ViT: refused by name before anything is written
+    Case('cams-resnet-clip', plus(cams('voc', lambda tmp, r: []), '--model', 'excel-world-rn'),
+         ['ExCEL (SVC) needs a ViT CLIP image tower', 'got a ModifiedResNet', 'cnn_backbone'], out='out'),
+    # an empty label row in a folder's label file: accepted (the reference's all-background pseudo mask), said once
+    Case('cams-folder-empty-label-row-warned', cams('folder', lambda tmp, r: ((r/'labels.csv').write_text(
+             ''.join(l.split(',')[0] + ',\n' if l.startswith('img000,') else l + '\n'
+                     for l in (r/'labels.csv').read_text().splitlines())), ['--workers', '0'])[1]),
+         ["{tmp}/data/labels.csv: 1 of the 4 image(s) of split 'all' have an empty label row; their pseudo masks are "
+          "all background, e.g. ['img000']"], rc=0),
     # datacheck on a folder dataset: --label-file like the other kinds; neither labels nor masks is a finding (exit 1)
     Case('datacheck-folder-label-file', plus(datacheck_folder(lambda r: (r.parent/'mine.csv').write_text(
              (r/'labels.csv').read_text())), '--label-file', '{tmp}/mine.csv'),
