@@ -16,10 +16,17 @@ def test_builtin_grid_smoke(tmp_path):
     (tmp_path/'smoke.yaml').write_text('smoke: true\n')
     res = run_table('cross_dataset', params=('builtin', str(tmp_path/'smoke.yaml')), reports=reports, allow_smoke=True,
                     log=lambda *a: None)
-    assert res['failed'] == [] and len(res['ran']) == 2, res
-    runs = {json.loads((Path(r)/'metrics.json').read_text())['data']['world']: Path(r) for r in res['runs']}
-    assert sorted(runs) == ['world', 'world2']
+    assert res['failed'] == [] and len(res['ran']) == 6, res
+    by_world = {}   # world -> {seed: run folder}: three K-means (and, on world2, training) seeds per point
+    for r in map(Path, res['runs']):
+        m = json.loads((r/'metrics.json').read_text())
+        seeds = {x['seed'] for x in m['results']}
+        assert len(seeds) == 1, seeds
+        by_world.setdefault(m['data']['world'], {})[seeds.pop()] = r
+    assert sorted(by_world) == ['world', 'world2'] and all(sorted(v) == [0, 1, 2] for v in by_world.values()), by_world
+    runs = {w: v[0] for w, v in by_world.items()}
     m1, m2 = (json.loads((runs[w]/'metrics.json').read_text()) for w in ('world', 'world2'))
+    assert (by_world['world2'][2]/'train-world-seed2'/'config.json').is_file()   # the training seed follows the grid
     assert m1['data']['root'].startswith('generated: world-') and m2['data']['root'].startswith('generated: world2-')
     assert {r['dataset'] for r in m1['results']} == {'world'} and {r['dataset'] for r in m2['results']} == {'world2'}
     assert {r['row'] for r in m2['results']} == {'in-domain text', 'source text bank (world, 12 classes), mapped',
