@@ -37,8 +37,8 @@ __all__ = ['MIOU_UNIT', 'PSEUDO', 'CAM', 'SEG_SS', 'SEG_MS', 'SEG_CRF', 'TABLES'
            'package_repo_root', 'reports_root', 'cache_root', 'check', 'RunCfg', 'builtin_key', 'builtin_root',
            'ExperimentRun', 'run_fingerprint', 'start_run', 'merge_params', 'parse_overrides', 'expand_grid',
            'GridPoint', 'resolve_layers', 'grid_points', 'collect_records', 'summarise_records', 'render_markdown',
-           'axis_top', 'series_label', 'plot_table', 'write_table', 'load_per_image', 'noise_summary', 'noise_markdown',
-           'find_template', 'template_parameters', 'run_table', 'cli_report']
+           'axis_top', 'series_label', 'runs_text', 'plot_table', 'write_table', 'load_per_image', 'noise_summary',
+           'noise_markdown', 'find_template', 'template_parameters', 'run_table', 'cli_report']
 
 # %% ../nbs/16_report.ipynb #b4b83e6d
 @dataclass(frozen=True)
@@ -726,6 +726,13 @@ def series_label(label:str, means) -> str:
     lo, hi = float(np.min(means)), float(np.max(means))
     return f'{label}: {lo:.2f} to {hi:.2f} (spread {hi - lo:.2f})'
 
+def runs_text(df) -> str:
+    "How many runs each plotted point averages (rows of `df` per row and label): one, the same k for all, or the range."
+    n = df.groupby(['row', 'label'])['value'].count()
+    lo, hi = int(n.min()), int(n.max())
+    return ', one run per point' if hi <= 1 else f', mean ± sd over {hi} runs' if lo == hi else \
+           f', mean ± sd over {lo}-{hi} runs per point'
+
 def plot_table(df, # collect_records output (one row per number; seaborn computes mean and sd)
                s, # summarise_records output (for the paper's numbers and the order)
                table:str, path:str|Path, smoke:bool=False) -> Path:
@@ -743,10 +750,9 @@ def plot_table(df, # collect_records output (one row per number; seaborn compute
     pp = s[s['paper'].notna()]
     top = axis_top(list(df['value']) + list(pp['paper']))  # the axis starts at 0: differences at their true size
     data = ', '.join(sorted(set(df['dataset'] + ' ' + df['split']))) + ' | ' + ', '.join(sorted({w.split(' [')[0] for w in df['weights']}))
-    n_runs = int(df.groupby(['row', 'label'])['value'].count().max())
-    runs = f', mean ± sd over {n_runs} runs' if n_runs > 1 else ', one run per point'
+    runs = runs_text(df)
     import textwrap
-    title = textwrap.fill(('[SMOKE] ' if smoke else '') + spec.title, 80) + '\n' + data
+    title = textwrap.fill(('[SMOKE] ' if smoke else '') + spec.title, 64) + '\n' + data   # fits above the plot area
     if line:
         fig, ax = plt.subplots(figsize=(6.0, 3.4), dpi=100)
         df = df.assign(x=df['x'].astype(float))
@@ -788,9 +794,7 @@ def plot_table(df, # collect_records output (one row per number; seaborn compute
             ax.set_xlim(0, t_); ax.set_ylabel('')
             ax.grid(axis='x', color='0.9'); ax.set_axisbelow(True)
             ax.tick_params(labelsize=8)
-            k = int(d_.groupby(['row', 'label'])['value'].count().max())
-            ax.set_xlabel((spec.unit if f is None else f) + (f', mean ± sd over {k} runs' if k > 1 else ', one run per point'),
-                          fontsize=10 if f is None else 8)
+            ax.set_xlabel((spec.unit if f is None else f) + runs_text(d_), fontsize=10 if f is None else 8)
         (axes[0, 0].set_title if facets == [None] else fig.suptitle)(title, fontsize=9)
     fig.tight_layout()
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
