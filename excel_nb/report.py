@@ -1001,7 +1001,7 @@ def run_table(table:str, # a name of TABLES
                          'tables refuse smoke runs. Set smoke: false in the parameter file, or pass --allow-smoke for a '
                          'marked test table')
     runs_dir = reports/'runs'/table
-    done, ran, skipped, failed = [], [], [], []
+    done, ran, skipped, failed, missing = [], [], [], [], []
     import papermill as pm
     for i, p in enumerate(points):
         out = runs_dir/p.name
@@ -1018,7 +1018,7 @@ def run_table(table:str, # a name of TABLES
                 raise ExcelError(f'{out} holds a finished run that {why}: its numbers may not be what this code gives; '
                                  'use --force to re-run it')
             skipped.append(p.name); done.append(out); continue
-        if build_only: continue
+        if build_only: missing.append(p.name); continue
         log(f'[{i + 1}/{len(points)}] {table}: {p.name}')
         out.mkdir(parents=True, exist_ok=True)
         t0 = time.time()
@@ -1034,13 +1034,14 @@ def run_table(table:str, # a name of TABLES
         if not mfile.exists(): failed.append((p.name, 'the notebook wrote no metrics.json')); continue
         ran.append(p.name); done.append(out)
         log(f'    done in {time.time() - t0:.1f} s')
-    res = {'runs': [str(d) for d in done], 'ran': ran, 'skipped': skipped, 'failed': failed}
+    res = {'runs': [str(d) for d in done], 'ran': ran, 'skipped': skipped, 'failed': failed, 'missing': missing}
     if not done:
         raise ExcelError(f'{table}: no finished runs to build the table from' + (f'; failed: {failed}' if failed else ''))
     is_smoke = any(p.smoke for p in points)
     tdir = runs_dir/'smoke-table' if is_smoke else reports/'tables'
     fdir = runs_dir/'smoke-table' if is_smoke else reports/'figures'
-    notes = [f'{n} failed and is left out: {why}' for n, why in failed]
+    notes = [f'{n} failed and is left out: {why}' for n, why in failed] + \
+            [f'grid point {n} has no finished run and is left out (built with --build-only)' for n in missing]
     res.update(write_table(table, done, tdir, fdir, allow_smoke, notes))
     log(f"{table}: {len(ran)} run, {len(skipped)} skipped, {len(failed)} failed -> {res['md']}")
     return res
