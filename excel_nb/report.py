@@ -239,6 +239,7 @@ class ExperimentRun:
         self._threads = torch.get_num_threads()
         if cfg.threads or self.device.type == 'cpu': torch.set_num_threads(cfg.threads or 1)
         self.repo = find_repo_root() or package_repo_root()
+        self.git_commit = git_commit(self.repo or '.')   # at the start: the code that computes (not HEAD when it ends)
 
     @property
     def kind(self) -> str: return self.cfg.dataset
@@ -491,7 +492,7 @@ class ExperimentRun:
         from excel_nb import __version__
         m = {'table': self.cfg.table, 'smoke': self.smoke, 'results': self.records, 'data': self.data_info(),
              'weights': self.weights(), 'device': device_description(self.device), 'threads': torch.get_num_threads(),
-             'git_commit': git_commit(self.repo or '.'), 'seconds': round(time.time() - self.t0, 2),
+             'git_commit': self.git_commit, 'seconds': round(time.time() - self.t0, 2),
              'finished': datetime.datetime.now().isoformat(timespec='seconds'), 'notes': self.notes,
              'versions': {'excel_nb': __version__, 'torch': torch.__version__, 'open_clip': open_clip.__version__},
              'details': self.details}
@@ -535,7 +536,7 @@ def start_run(table:str, # table name (TABLES)
     run = ExperimentRun(cfg, params, out)
     run.folder = folder
     save_json({'table': table, 'params': params, 'started': datetime.datetime.now().isoformat(timespec='seconds'),
-               'git_commit': git_commit(root or '.')}, out/'config.json')
+               'git_commit': run.git_commit}, out/'config.json')
     seed_everything(0)
     return run
 
