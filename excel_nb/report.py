@@ -792,11 +792,11 @@ def plot_table(df, # collect_records output (one row per number; seaborn compute
             if len(p_):
                 ax.scatter(p_['paper'], [order.index(c) for c in cell(p_)], marker='x', color='black', zorder=5, label='paper')
                 ax.legend(fontsize=8, loc='lower right')
-            ax.set_xlim(0, t_); ax.set_ylabel('')
+            ax.set_xlim(0, 1.2 * t_); ax.set_ylabel('')   # room for the value labels right of the longest bar
             ax.grid(axis='x', color='0.9'); ax.set_axisbelow(True)
             ax.tick_params(labelsize=8)
             ax.set_xlabel((spec.unit if f is None else f) + runs_text(d_), fontsize=10 if f is None else 8)
-        (axes[0, 0].set_title if facets == [None] else fig.suptitle)(title, fontsize=9)
+        fig.suptitle(title, fontsize=9)   # centred on the figure: a long title is not cut by the label column
     fig.tight_layout()
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(path) as f: fig.savefig(f, format='png')
