@@ -35,10 +35,10 @@ __all__ = ['WORLD_CLASSES', 'WORLD_BACKGROUNDS', 'WORLD2_CLASSES', 'WORLD2_BACKG
            'WORLD_CLIP_MODELS', 'WorldKind', 'world_kind', 'render_background', 'shape_parts', 'rasterize_shape',
            'WorldSample', 'sample_background', 'make_world_sample', 'folder_world', 'load_world_descriptions',
            'load_world_bg_words', 'make_caption', 'world_code_fingerprint', 'world_settings', 'same_world',
-           'make_world', 'load_world_dataset', 'overlay_mask', 'WorldTrainCfg', 'world_train_cfg', 'WorldPool',
-           'make_world_pool', 'to_model_input', 'sample_crop', 'crop_content', 'make_world_batch', 'world_clip_loss',
-           'text_features', 'encode_image_any', 'evaluate_world_clip', 'train_world_clip', 'load_world_clip',
-           'cli_world']
+           'make_world', 'load_world_dataset', 'overlay_mask', 'WorldTrainCfg', 'world_clip_files', 'world_train_cfg',
+           'WorldPool', 'make_world_pool', 'to_model_input', 'sample_crop', 'crop_content', 'make_world_batch',
+           'world_clip_loss', 'text_features', 'encode_image_any', 'evaluate_world_clip', 'train_world_clip',
+           'load_world_clip', 'cli_world']
 
 # %% ../nbs/15_world.ipynb #ca086b88
 WORLD_CLASSES = ['star', 'ring', 'cross', 'crescent', 'heart', 'arrow', 'triangle', 'spiral', 'flower',
@@ -599,11 +599,17 @@ class WorldTrainCfg:
     eval_every: int = 200         # steps between zero-shot checks on 100 held-out images (0: never)
     log_every: int = 10           # steps per entry of the recorded loss curve
 
+def world_clip_files(model:str=MODEL_NAME, # a key of WORLD_CLIP_MODELS
+                    ) -> tuple[str, str]:
+    "(weights file, training record) of a world CLIP in assets/world/; ExcelError for an unknown model."
+    if model not in WORLD_CLIP_MODELS: raise ExcelError(f'unknown world CLIP {model!r}; known: {", ".join(WORLD_CLIP_MODELS)}')
+    return WORLD_CLIP_MODELS[model]
+
 def world_train_cfg(model:str=MODEL_NAME, # a key of WORLD_CLIP_MODELS
                    ) -> WorldTrainCfg:
     """The shipped recipe of a world CLIP; ExcelError for an unknown model. The ResNet's attention pool has a fixed grid:
     one crop size (its 128 px), and fewer, smaller steps (a step costs about 3x the ViT's on a CPU)."""
-    if model not in WORLD_CLIP_MODELS: raise ExcelError(f'unknown world CLIP {model!r}; known: {", ".join(WORLD_CLIP_MODELS)}')
+    world_clip_files(model)
     if model == MODEL_NAME: return WorldTrainCfg()
     return WorldTrainCfg(steps=400, batch_size=96, warmup=20, res_schedule=((1.0, 128),), eval_every=100)
 
@@ -795,10 +801,8 @@ def train_world_clip(out_dir:str|Path, # folder for the weights and the training
     "Train the world CLIP contrastively on generated crops and captions; returns (and writes) the training record."
     import open_clip
     from excel_nb.clip import register_model_configs
-    if model_name not in WORLD_CLIP_MODELS:
-        raise ExcelError(f'unknown world CLIP {model_name!r}; known: {", ".join(WORLD_CLIP_MODELS)}')
+    weights_file, record_file = world_clip_files(model_name)
     cfg = cfg or world_train_cfg(model_name)
-    weights_file, record_file = WORLD_CLIP_MODELS[model_name]
     if cfg.steps < 1 or cfg.batch_size < 2 or cfg.pool < 1: raise ExcelError(f'bad training config: {cfg}')
     out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
     old_threads = torch.get_num_threads(); torch.set_num_threads(threads)
@@ -859,9 +863,8 @@ def load_world_clip(device:str|torch.device='cpu',
                    ) -> nn.Module:
     "A trained world CLIP, frozen, fp32, eval mode (via excel_nb.clip.load_clip); ExcelError for an unknown model."
     from excel_nb.clip import load_clip
-    if model_name not in WORLD_CLIP_MODELS:
-        raise ExcelError(f'unknown world CLIP {model_name!r}; known: {", ".join(WORLD_CLIP_MODELS)}')
-    path = Path(path) if path is not None else asset_path('world', WORLD_CLIP_MODELS[model_name][0])
+    weights_file = world_clip_files(model_name)[0]
+    path = Path(path) if path is not None else asset_path('world', weights_file)
     return load_clip(model_name, path, device=device)
 
 # %% ../nbs/15_world.ipynb #a146f7ca
