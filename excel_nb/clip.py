@@ -21,9 +21,10 @@ from torch import Tensor, nn
 from .core import ExcelError, WeightsError, check_state_dict
 
 # %% auto #0
-__all__ = ['TINY_MODELS', 'OPENAI_KEYS', 'LOCAL_TAGS', 'RANDOM', 'register_model_configs', 'resize_pos_embed', 'require_vit',
-           'load_state_dict_file', 'load_weights_strict', 'clip_activation', 'load_clip', 'describe_weights',
-           'clip_fingerprint', 'load_visual_weights', 'build_clip_for_visual_sd', 'encode_text']
+__all__ = ['TINY_MODELS', 'OPENAI_KEYS', 'LOCAL_TAGS', 'RANDOM', 'register_model_configs', 'resize_pos_embed', 'is_vit',
+           'is_clip_resnet', 'require_vit', 'load_state_dict_file', 'load_weights_strict', 'clip_activation',
+           'load_clip', 'describe_weights', 'clip_fingerprint', 'load_visual_weights', 'build_clip_for_visual_sd',
+           'encode_text']
 
 # %% ../nbs/02_clip.ipynb #b14d4eec
 def register_model_configs(path:str|Path|None=None, # folder of open_clip JSON configs; default: the package's
@@ -50,11 +51,21 @@ def resize_pos_embed(pos:Tensor, # (1 + g*g) x W positional embedding, CLS first
     patch = F.interpolate(patch, size=(h, w), mode='bilinear', align_corners=False)
     return torch.cat([pos[:1], patch.permute(0, 2, 3, 1).reshape(h * w, W)])
 
+def is_vit(visual:nn.Module, # a CLIP image tower (clip.visual)
+          ) -> bool:
+    "Whether `visual` is an open_clip VisionTransformer: transformer blocks after a patch convolution."
+    return hasattr(visual, 'transformer') and hasattr(visual, 'conv1')
+
+def is_clip_resnet(visual:nn.Module, # a CLIP image tower (clip.visual)
+                  ) -> bool:
+    "Whether `visual` is an open_clip ModifiedResNet (OpenAI's RN50 kind): convolutions ending in an attention pool."
+    return hasattr(visual, 'attnpool')
+
 def require_vit(visual:nn.Module, # a CLIP image tower (clip.visual)
                 what:str='ExCEL', # what needs the ViT, for the message
                ) -> None:
     "Raise ExcelError unless `visual` is an open_clip VisionTransformer (SVC, CAA, Grad-CAM read its blocks, spec 4)."
-    if not hasattr(visual, 'transformer') or not hasattr(visual, 'conv1'):
+    if not is_vit(visual):
         raise ExcelError(f'{what} needs a ViT CLIP image tower (it reads the transformer blocks), got a '
                          f'{type(visual).__name__}; ResNet CLIPs (RN50, excel-world-rn) are for the cnn_backbone table')
 

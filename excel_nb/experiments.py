@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .clip import require_vit, resize_pos_embed
+from .clip import is_clip_resnet, require_vit, resize_pos_embed
 from .core import DataError, ExcelError
 from .data import SegDataset, denormalize, preprocess
 from .metrics import ConfusionMatrix
@@ -91,7 +91,7 @@ class ResNetCalib(nn.Module):
                  calib:tuple[str, ...]=('q', 'k', 'v'), # self-correlation maps averaged (spec 4.2)
                 ):
         super().__init__()
-        if not hasattr(visual, 'attnpool'): raise ExcelError(f'{type(visual).__name__} has no attention pool: not a CLIP ResNet')
+        if not is_clip_resnet(visual): raise ExcelError(f'{type(visual).__name__} has no attention pool: not a CLIP ResNet')
         if mode not in ('svc', 'vanilla'): raise ExcelError(f"mode must be 'svc' or 'vanilla', not {mode!r}")
         if not calib or set(calib) - {'q', 'k', 'v'}: raise ExcelError(f'calib must be a subset of q, k, v: {calib!r}')
         self.visual, self.mode, self.calib = visual, mode, tuple(calib)

@@ -20,7 +20,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -37,8 +37,9 @@ __all__ = ['MIOU_UNIT', 'PSEUDO', 'CAM', 'SEG_SS', 'SEG_MS', 'SEG_CRF', 'TABLES'
            'package_repo_root', 'reports_root', 'cache_root', 'check', 'RunCfg', 'builtin_key', 'builtin_root',
            'ExperimentRun', 'run_fingerprint', 'start_run', 'merge_params', 'parse_overrides', 'expand_grid',
            'GridPoint', 'resolve_layers', 'grid_points', 'collect_records', 'summarise_records', 'render_markdown',
-           'axis_top', 'series_label', 'runs_text', 'plot_table', 'write_table', 'load_per_image', 'noise_summary',
-           'noise_markdown', 'find_template', 'template_parameters', 'run_table', 'cli_report']
+           'axis_top', 'series_label', 'runs_text', 'num_text', 'plot_table', 'write_table', 'load_per_image',
+           'noise_summary', 'noise_markdown', 'find_template', 'template_parameters', 'run_table', 'stale_reports',
+           'cli_report']
 
 # %% ../nbs/16_report.ipynb #b4b83e6d
 @dataclass(frozen=True)
@@ -480,7 +481,11 @@ class ExperimentRun:
                                    'smoke_data': self.smoke}
         ds = self._data.get(self.cfg.split)
         gen = self.data_root() if not self.cfg.root else None
-        return {'kind': self.kind, **({'world': self.world} if self.kind == 'world' else {}),
+        content = {}
+        if gen is not None and self.kind == 'world':   # the data's own identity: equal for worlds cached by other code
+            from excel_nb.world import world_content_sha1, world_settings
+            content = {'content': (world_settings(gen) or {}).get('content') or world_content_sha1(gen)}
+        return {'kind': self.kind, **({'world': self.world} if self.kind == 'world' else {}), **content,
                 'root': self.cfg.root or f'generated: {gen.parent.name if gen.name == "VOC2012" else gen.name}',
                 'split': self.cfg.split, 'n_images': self.limit if ds is None else min(len(ds), self.limit or len(ds)),
                 'smoke_data': self.smoke and not self.cfg.root}
@@ -646,7 +651,8 @@ def collect_records(run_dirs:Sequence[str|Path], # run folders holding metrics.j
         d, w = m.get('data', {}), m.get('weights', {})
         prov = {'run': rd.name, 'smoke': bool(m.get('smoke')), 'device': m.get('device'),
                 'git_commit': m.get('git_commit'), 'seconds': m.get('seconds'),
-                'data': f"{d.get('world') or d.get('kind')}:{d.get('split')} " + (f"({d['n_images']} images) " if d.get('n_images') else '') + str(d.get('root')),
+                'data': f"{d.get('world') or d.get('kind')}:{d.get('split')} " + (f"({d['n_images']} images) " if d.get('n_images') else '') + str(d.get('root'))
+                        + (f" content {d['content']}" if d.get('content') else ''),
                 'weights': (f"{w.get('model')} [{w.get('weights')}] " + (f"sha256 {w['sha256']}" if w.get('sha256')
                                                                           else f"#{w['fingerprint']}" if w.get('fingerprint') else '')).strip()}
         for r in m.get('results', []): rows.append({**r, **prov})
@@ -728,11 +734,21 @@ def series_label(label:str, means) -> str:
     return f'{label}: {lo:.2f} to {hi:.2f} (spread {hi - lo:.2f})'
 
 def runs_text(df) -> str:
-    "How many runs each plotted point averages (rows of `df` per row and label): one, the same k for all, or the range."
-    n = df.groupby(['row', 'label'])['value'].count()
-    lo, hi = int(n.min()), int(n.max())
-    return ', one run per point' if hi <= 1 else f', mean ± sd over {hi} runs' if lo == hi else \
-           f', mean ± sd over {lo}-{hi} runs per point'
+    """How many numbers each plotted point averages (rows of `df` per row and label): one, the same k for all, or the
+    range; said in runs where each run gives one number, else in values and runs (train_cost times 2 iterations in 1 run)."""
+    g = df.groupby(['row', 'label'])
+    n = g['value'].count()
+    r = g['run'].nunique() if 'run' in df else n
+    span = lambda x: f'{int(x.min())}' if x.min() == x.max() else f'{int(x.min())}-{int(x.max())}'
+    if (n == r).all():
+        lo, hi = int(n.min()), int(n.max())
+        return ', one run per point' if hi <= 1 else f', mean ± sd over {hi} runs' if lo == hi else \
+               f', mean ± sd over {lo}-{hi} runs per point'
+    return f', mean ± sd over {span(n)} values per point ({span(r)} run{"s" if r.max() > 1 else ""})'
+
+def num_text(v:float, sig:int=3) -> str:
+    "`v` rounded to `sig` significant digits, written without an exponent (2090, 0.079, 6.14), for value labels."
+    return np.format_float_positional(float(f'{v:.{sig}g}'), trim='-')
 
 def plot_table(df, # collect_records output (one row per number; seaborn computes mean and sd)
                s, # summarise_records output (for the paper's numbers and the order)
@@ -780,13 +796,13 @@ def plot_table(df, # collect_records output (one row per number; seaborn compute
             d_, s_, p_ = (df, s, pp) if f is None else (df[df['label'] == f], s[s['label'] == f], pp[pp['label'] == f])
             vmax = max(list(d_['value']) + list(p_['paper']) + [0.0])
             t_ = top if f is None else (1.45 * vmax if vmax > 0 else 1.0)
-            fmt = (lambda v: f'{v:.2f}') if f is None else (lambda v: f'{v:.3g}')
+            fmt = (lambda v: f'{v:.2f}') if f is None else num_text
             order = list(dict.fromkeys(cell(s_)))  # one bar per (row, metric), in the table's order
             sns.barplot(data=d_.assign(cell=cell(d_)), y='cell', x='value', hue='label', order=order, errorbar='sd',
                         orient='h', dodge=False, legend=False, ax=ax)
             for i, c in enumerate(order):
                 r = s_[cell(s_) == c].iloc[0]
-                txt = fmt(r['mean']) + (f" ± {fmt(r['std']) if f is None else format(r['std'], '.2g')}" if r['n'] > 1 else '')
+                txt = fmt(r['mean']) + (f" ± {fmt(r['std']) if f is None else num_text(r['std'], 2)}" if r['n'] > 1 else '')
                 ax.text(r['mean'] + (r['std'] if r['n'] > 1 and r['std'] == r['std'] else 0) + 0.01 * t_, i, txt,
                         va='center', fontsize=8)
             if len(p_):
@@ -795,7 +811,7 @@ def plot_table(df, # collect_records output (one row per number; seaborn compute
             ax.set_xlim(0, 1.2 * t_); ax.set_ylabel('')   # room for the value labels right of the longest bar
             ax.grid(axis='x', color='0.9'); ax.set_axisbelow(True)
             ax.tick_params(labelsize=8)
-            ax.set_xlabel((spec.unit if f is None else f) + runs_text(d_), fontsize=10 if f is None else 8)
+            ax.set_xlabel(textwrap.fill((spec.unit if f is None else f) + runs_text(d_), 44 if f is None else 55), fontsize=10 if f is None else 8)
         fig.suptitle(title, fontsize=9)   # centred on the figure: a long title is not cut by the label column
     fig.tight_layout()
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
@@ -1046,6 +1062,35 @@ def run_table(table:str, # a name of TABLES
     res.update(write_table(table, done, tdir, fdir, allow_smoke, notes))
     log(f"{table}: {len(ran)} run, {len(skipped)} skipped, {len(failed)} failed -> {res['md']}")
     return res
+
+# %% ../nbs/16_report.ipynb #449cf401
+def stale_reports(reports:str|Path|None=None, # the reports folder (default: reports_root())
+                  run_folders:Iterable[str]|None=None, # '<table>/<run>' names to account for; None: every folder in
+                                                        # runs/ but smoke-* and manual-* (local runs)
+                 ) -> list[str]:
+    """What in a reports folder no table accounts for, one line each (empty: consistent): a table's CSV citing a run
+    folder without metrics.json, a table missing its .md, .csv or figure, a run folder that its table does not cite."""
+    import csv
+    rp = reports_root(reports)
+    problems, cited = [], set()
+    tables = sorted({p.stem for p in (rp/'tables').glob('*.md')} | {p.stem for p in (rp/'tables').glob('*.csv')})
+    for t in tables:
+        for f in (rp/'tables'/f'{t}.md', rp/'tables'/f'{t}.csv', rp/'figures'/f'{t}.png'):
+            if not f.is_file(): problems.append(f'{t}: no {f.relative_to(rp)}')
+        if not (rp/'tables'/f'{t}.csv').is_file(): continue
+        with open(rp/'tables'/f'{t}.csv', encoding='utf-8', newline='') as fh:
+            for row in csv.DictReader(fh):
+                for name in filter(None, (x.strip() for x in (row.get('runs') or '').split(','))):
+                    if f'{t}/{name}' in cited: continue
+                    cited.add(f'{t}/{name}')
+                    if not (rp/'runs'/t/name/'metrics.json').is_file():
+                        problems.append(f'{t}: cites run {name}, which has no runs/{t}/{name}/metrics.json')
+    if run_folders is None:
+        run_folders = [f'{d.parent.name}/{d.name}' for d in sorted((rp/'runs').glob('*/*'))
+                       if d.is_dir() and not d.name.startswith(('smoke-', 'manual-'))]
+    problems += [f'{f.split("/")[0]}: run folder runs/{f} is cited by no table (stale?)'
+                 for f in sorted(set(run_folders)) if f not in cited]
+    return problems
 
 # %% ../nbs/16_report.ipynb #20b9cd61
 def cli_report(args:argparse.Namespace) -> int:

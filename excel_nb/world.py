@@ -35,10 +35,10 @@ __all__ = ['WORLD_CLASSES', 'WORLD_BACKGROUNDS', 'WORLD2_CLASSES', 'WORLD2_BACKG
            'WORLD_CLIP_MODELS', 'WorldKind', 'world_kind', 'render_background', 'shape_parts', 'rasterize_shape',
            'WorldSample', 'sample_background', 'make_world_sample', 'folder_world', 'load_world_descriptions',
            'load_world_bg_words', 'make_caption', 'world_code_fingerprint', 'world_settings', 'same_world',
-           'make_world', 'load_world_dataset', 'overlay_mask', 'WorldTrainCfg', 'world_clip_files', 'world_train_cfg',
-           'WorldPool', 'make_world_pool', 'to_model_input', 'sample_crop', 'crop_content', 'make_world_batch',
-           'world_clip_loss', 'text_features', 'encode_image_any', 'evaluate_world_clip', 'train_world_clip',
-           'load_world_clip', 'cli_world']
+           'world_content_sha1', 'make_world', 'load_world_dataset', 'overlay_mask', 'WorldTrainCfg',
+           'world_clip_files', 'world_train_cfg', 'WorldPool', 'make_world_pool', 'to_model_input', 'sample_crop',
+           'crop_content', 'make_world_batch', 'world_clip_loss', 'text_features', 'encode_image_any',
+           'evaluate_world_clip', 'train_world_clip', 'load_world_clip', 'cli_world']
 
 # %% ../nbs/15_world.ipynb #ca086b88
 WORLD_CLASSES = ['star', 'ring', 'cross', 'crescent', 'heart', 'arrow', 'triangle', 'spiral', 'flower',
@@ -483,6 +483,16 @@ def same_world(root:str|Path, # a folder
     return (m is not None and m.get('code') == world_code_fingerprint() and m.get('world', 'world') == world_kind(world).name
             and all(m.get(k) == v for k, v in settings.items()))
 
+def world_content_sha1(root:str|Path, # a folder written by make_world
+                      ) -> str:
+    """sha1 (16 hex digits) of everything a world folder holds but its world.json (relative paths and bytes, in path
+    order): the identity of the data itself. Worlds written by different versions of this module (so cached under
+    different names) that drew the same images, masks, labels and captions have the same content hash."""
+    root, h = Path(root), hashlib.sha1()
+    for f in sorted(p for p in root.rglob('*') if p.is_file() and p.relative_to(root).as_posix() != 'world.json'):
+        h.update(f.relative_to(root).as_posix().encode() + b'\0'); h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
 def make_world(root:str|Path, # folder to create (must not exist unless overwrite)
                n_train:int=200, # images in the train split
                n_val:int=100, # images in the val split
@@ -494,7 +504,7 @@ def make_world(root:str|Path, # folder to create (must not exist unless overwrit
               ) -> Path:
     """Generate a world's segmentation dataset in the VOC layout; returns `root`. Written in a hidden folder
     beside `root` and moved into place at the end (an interruption leaves no half world). `world.json` records the
-    world's name, the settings and `world_code_fingerprint()`. Raises ExcelError for bad settings or an unknown world, for a non-empty `root` without
+    world's name, the settings, `world_code_fingerprint()` and `world_content_sha1` (`content`). Raises ExcelError for bad settings or an unknown world, for a non-empty `root` without
     `overwrite`, and always for a non-empty `root` that is not a world (overwrite never deletes other data)."""
     from excel_nb.data import save_label_png
     wk, root = world_kind(world), Path(root)
@@ -531,7 +541,8 @@ def make_world(root:str|Path, # folder to create (must not exist unless overwrit
         (tmp/'background_words.txt').write_text(''.join(f'{c}\n' for c in wk.backgrounds))
         save_json(dict(generator='excel_nb.world', version=1, world=wk.name, seed=seed, size=size, n_train=n_train,
                        n_val=n_val, captions_per_image=captions_per_image, code=world_code_fingerprint(),
-                       classes=list(wk.classes), backgrounds=list(wk.backgrounds)), tmp/'world.json')
+                       classes=list(wk.classes), backgrounds=list(wk.backgrounds), content=world_content_sha1(tmp)),
+                  tmp/'world.json')
         if root.exists(): shutil.rmtree(root)
         os.replace(tmp, root)
     except BaseException:
@@ -763,7 +774,8 @@ def _save_fp16(model:nn.Module, path:Path) -> str:
 def _train_step(model:nn.Module, opt:torch.optim.Optimizer, x:Tensor, captions:list[str]) -> float:
     "One contrastive step on a batch; returns the loss before the update."
     import open_clip
-    img = model.encode_image(x) if hasattr(model.visual, 'attnpool') else encode_image_any(model, x)  # ResNet: native size
+    from excel_nb.clip import is_clip_resnet
+    img = model.encode_image(x) if is_clip_resnet(model.visual) else encode_image_any(model, x)  # ResNet: native size
     txt = text_features(model, open_clip.tokenize(captions).to(x.device))
     loss = world_clip_loss(img, txt, model.logit_scale, captions)
     opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
@@ -800,7 +812,7 @@ def train_world_clip(out_dir:str|Path, # folder for the weights and the training
                     ) -> dict:
     "Train the world CLIP contrastively on generated crops and captions; returns (and writes) the training record."
     import open_clip
-    from excel_nb.clip import register_model_configs
+    from excel_nb.clip import is_clip_resnet, register_model_configs
     weights_file, record_file = world_clip_files(model_name)
     cfg = cfg or world_train_cfg(model_name)
     if cfg.steps < 1 or cfg.batch_size < 2 or cfg.pool < 1: raise ExcelError(f'bad training config: {cfg}')
@@ -811,7 +823,7 @@ def train_world_clip(out_dir:str|Path, # folder for the weights and the training
         register_model_configs()
         torch.manual_seed(seed)
         model = open_clip.create_model(model_name, pretrained=None).float().train()
-        if hasattr(model.visual, 'attnpool') and {r for _, r in cfg.res_schedule} != {model.visual.image_size}:
+        if is_clip_resnet(model.visual) and {r for _, r in cfg.res_schedule} != {model.visual.image_size}:
             raise ExcelError(f'{model_name} has a fixed attention-pool grid: every crop size of res_schedule must be its '
                              f'{model.visual.image_size} px, got {[r for _, r in cfg.res_schedule]}')
         desc = load_world_descriptions()
@@ -873,9 +885,11 @@ def cli_world(args:argparse.Namespace) -> int:
     if args.world_command == 'make':
         settings = dict(n_train=args.n_train, n_val=args.n_val, seed=args.seed, size=args.size, world=args.world)
         if not args.overwrite and same_world(args.root, **settings):
-            print(f'{args.root} already holds this world (same world, settings and code): nothing to do'); return 0
+            print(f'{args.root} already holds this world (same world, settings and code; content '
+                  f'{world_settings(args.root).get("content") or world_content_sha1(args.root)}): nothing to do'); return 0
         root = make_world(args.root, **settings, overwrite=args.overwrite)
-        print(f'wrote {args.n_train} train and {args.n_val} val images of {args.world} to {root}')
+        print(f'wrote {args.n_train} train and {args.n_val} val images of {args.world} to {root} '
+              f'(content {world_settings(root)["content"]})')
     elif args.world_command == 'train-clip':
         from excel_nb.core import check_out_dir
         check_out_dir(args.out)   # a folder that cannot be written: one line now, not after the training
