@@ -344,10 +344,13 @@ class ExperimentRun:
     def weights(self) -> dict:
         "What the weights are: model name, file or tag, the file's sha256, a fingerprint of the loaded tensors."
         from excel_nb.core import asset_path
-        src = self.cfg.pretrained or ('excel_nb/assets/world/world_clip.safetensors (shipped)' if self.cfg.model == 'world'
-                                      else 'random initialisation (seed 0)')
-        f = Path(self.cfg.pretrained).expanduser() if self.cfg.pretrained else (
-            asset_path('world', 'world_clip.safetensors') if self.cfg.model == 'world' else None)
+        from excel_nb.clip import LOCAL_TAGS
+        tag = (self.model_name, self.cfg.pretrained or ('world' if self.cfg.model == 'world' else ''))
+        if tag in LOCAL_TAGS:   # the package's own weights (model 'world', or a tag such as excel-world-rn's 'world')
+            src, f = f'excel_nb/assets/{"/".join(LOCAL_TAGS[tag])} (shipped)', asset_path(*LOCAL_TAGS[tag])
+        else:
+            src = self.cfg.pretrained or 'random initialisation (seed 0)'
+            f = Path(self.cfg.pretrained).expanduser() if self.cfg.pretrained else None
         sha = hashlib.sha256(f.read_bytes()).hexdigest()[:12] if f is not None and f.is_file() else None
         from excel_nb.clip import clip_fingerprint
         return {'model': self.model_name, 'weights': src, 'sha256': sha,
@@ -640,7 +643,8 @@ def grid_points(table:str, # table name
 def collect_records(run_dirs:Sequence[str|Path], # run folders holding metrics.json
                     allow_smoke:bool=False,
                    ):
-    "All numbers of the runs as a DataFrame, one row per number, with each run's data, weights and device."
+    """All numbers of the runs as a DataFrame, one row per number, with its data (the split and image count it was
+    scored on, falling back to the run's), the run's weights and device."""
     import pandas as pd
     rows = []
     for rd in map(Path, run_dirs):
@@ -651,11 +655,13 @@ def collect_records(run_dirs:Sequence[str|Path], # run folders holding metrics.j
         d, w = m.get('data', {}), m.get('weights', {})
         prov = {'run': rd.name, 'smoke': bool(m.get('smoke')), 'device': m.get('device'),
                 'git_commit': m.get('git_commit'), 'seconds': m.get('seconds'),
-                'data': f"{d.get('world') or d.get('kind')}:{d.get('split')} " + (f"({d['n_images']} images) " if d.get('n_images') else '') + str(d.get('root'))
-                        + (f" content {d['content']}" if d.get('content') else ''),
                 'weights': (f"{w.get('model')} [{w.get('weights')}] " + (f"sha256 {w['sha256']}" if w.get('sha256')
                                                                           else f"#{w['fingerprint']}" if w.get('fingerprint') else '')).strip()}
-        for r in m.get('results', []): rows.append({**r, **prov})
+        for r in m.get('results', []):   # the data of each number: its own split and image count (main_results
+            split, n = r.get('split') or d.get('split'), r.get('n_images') or d.get('n_images')  # scores train and val)
+            data = (f"{d.get('world') or d.get('kind')}:{split} " + (f"({n} images) " if n else '') + str(d.get('root'))
+                    + (f" content {d['content']}" if d.get('content') else ''))
+            rows.append({**r, **prov, 'data': data})
     if not rows: raise ExcelError('the runs hold no results')
     return pd.DataFrame(rows)
 
