@@ -5,7 +5,10 @@ is a ceiling for what contrastive training on captions can reach in the same num
 
     .venv/bin/python tools/world_tower_ceiling.py --arch vit16 --res 128 --steps 600              # 2000 fixed images
     .venv/bin/python tools/world_tower_ceiling.py --arch vit16 --res 128 --steps 500 --pool 1000 --fresh 48  # 48 new a step
-    .venv/bin/python tools/world_tower_ceiling.py --arch cnn --res 128 --steps 400
+    .venv/bin/python tools/world_tower_ceiling.py --arch cnn --res 128 --steps 200
+    .venv/bin/python tools/world_tower_ceiling.py --arch vit8 --res 128 --steps 150 --pool 1000 --fresh 48  # 8 px patches
+
+Their output, with the commit and the load: reports/world_tower_ceiling.txt.
 
 Prints step, training loss, held-out mean AUC, top-1, seconds. Uses one thread unless --threads says otherwise.
 """
