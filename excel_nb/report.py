@@ -484,10 +484,11 @@ class ExperimentRun:
                                    'smoke_data': self.smoke}
         ds = self._data.get(self.cfg.split)
         gen = self.data_root() if not self.cfg.root else None
-        content = {}
-        if gen is not None and self.kind == 'world':   # the data's own identity: equal for worlds cached by other code
+        content, wroot = {}, gen if gen is not None else Path(self.cfg.root).expanduser()
+        if self.kind == 'world':   # the data's own identity: equal for worlds cached (or made) by other code
             from excel_nb.world import world_content_sha1, world_settings
-            content = {'content': (world_settings(gen) or {}).get('content') or world_content_sha1(gen)}
+            meta = world_settings(wroot)   # None: not a folder written by make_world, no content to name
+            if meta is not None: content = {'content': meta.get('content') or world_content_sha1(wroot)}
         return {'kind': self.kind, **({'world': self.world} if self.kind == 'world' else {}), **content,
                 'root': self.cfg.root or f'generated: {gen.parent.name if gen.name == "VOC2012" else gen.name}',
                 'split': self.cfg.split, 'n_images': self.limit if ds is None else min(len(ds), self.limit or len(ds)),
@@ -658,7 +659,8 @@ def collect_records(run_dirs:Sequence[str|Path], # run folders holding metrics.j
                 'weights': (f"{w.get('model')} [{w.get('weights')}] " + (f"sha256 {w['sha256']}" if w.get('sha256')
                                                                           else f"#{w['fingerprint']}" if w.get('fingerprint') else '')).strip()}
         for r in m.get('results', []):   # the data of each number: its own split and image count (main_results
-            split, n = r.get('split') or d.get('split'), r.get('n_images') or d.get('n_images')  # scores train and val)
+            split = r.get('split') or d.get('split')                                             # scores train and val)
+            n = r.get('n_images') if r.get('n_images') is not None else d.get('n_images') if split == d.get('split') else None
             data = (f"{d.get('world') or d.get('kind')}:{split} " + (f"({n} images) " if n else '') + str(d.get('root'))
                     + (f" content {d['content']}" if d.get('content') else ''))
             rows.append({**r, **prov, 'data': data})
@@ -741,9 +743,11 @@ def series_label(label:str, means) -> str:
 
 def runs_text(df) -> str:
     """How many numbers each plotted point averages (rows of `df` per row and label): one, the same k for all, or the
-    range; said in runs where each run gives one number, else in values and runs (train_cost times 2 iterations in 1 run)."""
+    range; said in runs where each run gives one number, else in values and runs (train_cost times several iterations
+    in one run). Empty text for no numbers."""
     g = df.groupby(['row', 'label'])
     n = g['value'].count()
+    if not len(n) or n.max() == 0: return ''
     r = g['run'].nunique() if 'run' in df else n
     span = lambda x: f'{int(x.min())}' if x.min() == x.max() else f'{int(x.min())}-{int(x.max())}'
     if (n == r).all():
@@ -753,7 +757,7 @@ def runs_text(df) -> str:
     return f', mean ± sd over {span(n)} values per point ({span(r)} run{"s" if r.max() > 1 else ""})'
 
 def num_text(v:float, sig:int=3) -> str:
-    "`v` rounded to `sig` significant digits, written without an exponent (2090, 0.079, 6.14), for value labels."
+    "`v` rounded to `sig` significant digits, written without an exponent (2090, 0.0793, 6.14), for value labels."
     return np.format_float_positional(float(f'{v:.{sig}g}'), trim='-')
 
 def plot_table(df, # collect_records output (one row per number; seaborn computes mean and sd)
@@ -1074,28 +1078,36 @@ def stale_reports(reports:str|Path|None=None, # the reports folder (default: rep
                   run_folders:Iterable[str]|None=None, # '<table>/<run>' names to account for; None: every folder in
                                                         # runs/ but smoke-* and manual-* (local runs)
                  ) -> list[str]:
-    """What in a reports folder no table accounts for, one line each (empty: consistent): a table's CSV citing a run
-    folder without metrics.json, a table missing its .md, .csv or figure, a run folder that its table does not cite."""
+    """What in a reports folder no table accounts for, one line each (empty: consistent): a table's CSV without a runs
+    column or citing a run folder without metrics.json, a table missing its .md, .csv or figure, a run folder that its
+    table does not cite. Tables are the names of TABLES found in tables/ (other files there are not looked at).
+    MissingFileError when `reports` is not a folder; ExcelError for `run_folders` given as one string."""
     import csv
     rp = reports_root(reports)
+    if not rp.is_dir(): raise MissingFileError(f'no reports folder at {rp}')
+    if isinstance(run_folders, str): raise ExcelError(f"run_folders must be a list of '<table>/<run>' names, not one string")
     problems, cited = [], set()
-    tables = sorted({p.stem for p in (rp/'tables').glob('*.md')} | {p.stem for p in (rp/'tables').glob('*.csv')})
+    tables = [t for t in TABLES if (rp/'tables'/f'{t}.md').is_file() or (rp/'tables'/f'{t}.csv').is_file()]
     for t in tables:
         for f in (rp/'tables'/f'{t}.md', rp/'tables'/f'{t}.csv', rp/'figures'/f'{t}.png'):
-            if not f.is_file(): problems.append(f'{t}: no {f.relative_to(rp)}')
+            if not f.is_file(): problems.append(f'{t}: no {f.relative_to(rp).as_posix()}')
         if not (rp/'tables'/f'{t}.csv').is_file(): continue
-        with open(rp/'tables'/f'{t}.csv', encoding='utf-8', newline='') as fh:
-            for row in csv.DictReader(fh):
-                for name in filter(None, (x.strip() for x in (row.get('runs') or '').split(','))):
-                    if f'{t}/{name}' in cited: continue
-                    cited.add(f'{t}/{name}')
-                    if not (rp/'runs'/t/name/'metrics.json').is_file():
-                        problems.append(f'{t}: cites run {name}, which has no runs/{t}/{name}/metrics.json')
+        try:
+            with open(rp/'tables'/f'{t}.csv', encoding='utf-8-sig', newline='') as fh: rows = list(csv.DictReader(fh))
+        except (UnicodeDecodeError, csv.Error) as e:
+            problems.append(f'{t}: tables/{t}.csv cannot be read as CSV ({e})'); continue
+        if rows and 'runs' not in rows[0]: problems.append(f'{t}: tables/{t}.csv has no runs column'); continue
+        for row in rows:
+            for name in filter(None, (x.strip() for x in (row.get('runs') or '').split(','))):
+                if f'{t}/{name}' in cited: continue
+                cited.add(f'{t}/{name}')
+                if not (rp/'runs'/t/name/'metrics.json').is_file():
+                    problems.append(f'{t}: cites run {name}, which has no runs/{t}/{name}/metrics.json')
     if run_folders is None:
         run_folders = [f'{d.parent.name}/{d.name}' for d in sorted((rp/'runs').glob('*/*'))
                        if d.is_dir() and not d.name.startswith(('smoke-', 'manual-'))]
-    problems += [f'{f.split("/")[0]}: run folder runs/{f} is cited by no table (stale?)'
-                 for f in sorted(set(run_folders)) if f not in cited]
+    folders = sorted({f.replace('\\', '/') for f in run_folders})
+    problems += [f'{f.split("/")[0]}: run folder runs/{f} is cited by no table (stale?)' for f in folders if f not in cited]
     return problems
 
 # %% ../nbs/16_report.ipynb #20b9cd61

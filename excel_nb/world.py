@@ -485,12 +485,17 @@ def same_world(root:str|Path, # a folder
 
 def world_content_sha1(root:str|Path, # a folder written by make_world
                       ) -> str:
-    """sha1 (16 hex digits) of everything a world folder holds but its world.json (relative paths and bytes, in path
-    order): the identity of the data itself. Worlds written by different versions of this module (so cached under
-    different names) that drew the same images, masks, labels and captions have the same content hash."""
+    """sha1 (16 hex digits) of every file a world folder holds but its world.json (relative POSIX paths and bytes, in
+    path order): the identity of the files themselves. Worlds written by different versions of this module (so cached
+    under different names) that wrote the same images, masks, labels and captions have the same content hash; the
+    JPEG and PNG bytes depend on the image library's build, so another Pillow can give other files for the same
+    drawings. MissingFileError when `root` is not a folder."""
     root, h = Path(root), hashlib.sha1()
-    for f in sorted(p for p in root.rglob('*') if p.is_file() and p.relative_to(root).as_posix() != 'world.json'):
-        h.update(f.relative_to(root).as_posix().encode() + b'\0'); h.update(f.read_bytes())
+    if not root.is_dir(): raise MissingFileError(f'no world folder at {root}')
+    files = {f.relative_to(root).as_posix(): f for f in root.rglob('*') if f.is_file()}
+    for rel in sorted(files):
+        if rel == 'world.json': continue
+        h.update(rel.encode() + b'\0'); h.update(files[rel].read_bytes())
     return h.hexdigest()[:16]
 
 def make_world(root:str|Path, # folder to create (must not exist unless overwrite)
