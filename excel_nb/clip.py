@@ -22,9 +22,9 @@ from .core import ExcelError, WeightsError, check_state_dict
 
 # %% auto #0
 __all__ = ['TINY_MODELS', 'OPENAI_KEYS', 'LOCAL_TAGS', 'RANDOM', 'register_model_configs', 'resize_pos_embed', 'is_vit',
-           'is_clip_resnet', 'require_vit', 'load_state_dict_file', 'load_weights_strict', 'clip_activation',
-           'load_clip', 'describe_weights', 'clip_fingerprint', 'load_visual_weights', 'build_clip_for_visual_sd',
-           'encode_text']
+           'is_clip_resnet', 'require_vit', 'load_state_dict_file', 'load_weights_strict', 'local_tag_file',
+           'clip_activation', 'load_clip', 'describe_weights', 'clip_fingerprint', 'load_visual_weights',
+           'build_clip_for_visual_sd', 'encode_text']
 
 # %% ../nbs/02_clip.ipynb #b14d4eec
 def register_model_configs(path:str|Path|None=None, # folder of open_clip JSON configs; default: the package's
@@ -121,6 +121,14 @@ LOCAL_TAGS = {('excel-world-vit', 'world'): ('world', 'world_clip.safetensors'),
               ('excel-world-rn', 'world'): ('world', 'world_clip_rn.safetensors')}
 RANDOM = 'random'  # the explicit name of randomly initialised weights (`--pretrained random`)
 
+def local_tag_file(model_name:str, # an open_clip model name
+                   tag:str|None, # a --pretrained value
+                  ) -> Path|None:
+    "The package asset a local tag names for this model (LOCAL_TAGS, e.g. excel-world-rn's 'world'), else None."
+    if tag is None or (model_name, str(tag)) not in LOCAL_TAGS: return None
+    from excel_nb.core import asset_path
+    return asset_path(*LOCAL_TAGS[model_name, str(tag)])
+
 @contextlib.contextmanager
 def _quiet_open_clip():
     root = logging.getLogger()
@@ -148,10 +156,8 @@ def load_clip(model_name:str='ViT-B-16', # open_clip model name, e.g. 'ViT-B-16'
         for (m, tag), parts in LOCAL_TAGS.items():
             if m == model_name and Path(pretrained).resolve() == Path(excel_nb.__file__).parent.joinpath('assets', *parts).resolve():
                 source['pretrained'] = tag
-    local = pretrained is not None and (model_name, str(pretrained)) in LOCAL_TAGS
-    if local:
-        from excel_nb.core import asset_path
-        pretrained = asset_path(*LOCAL_TAGS[model_name, str(pretrained)])
+    local = local_tag_file(model_name, pretrained) is not None
+    if local: pretrained = local_tag_file(model_name, pretrained)
     if model_name not in open_clip.list_models():
         close = [m for m in open_clip.list_models() if model_name.lower().split('-')[0] in m.lower()][:8]
         raise ExcelError(f"unknown CLIP model name '{model_name}'. Some known names: {close or open_clip.list_models()[:8]}")

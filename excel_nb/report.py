@@ -343,16 +343,14 @@ class ExperimentRun:
 
     def weights(self) -> dict:
         "What the weights are: model name, file or tag, the file's sha256, a fingerprint of the loaded tensors."
-        from excel_nb.core import asset_path
-        from excel_nb.clip import LOCAL_TAGS
-        tag = (self.model_name, self.cfg.pretrained or ('world' if self.cfg.model == 'world' else ''))
-        if tag in LOCAL_TAGS:   # the package's own weights (model 'world', or a tag such as excel-world-rn's 'world')
-            src, f = f'excel_nb/assets/{"/".join(LOCAL_TAGS[tag])} (shipped)', asset_path(*LOCAL_TAGS[tag])
+        from excel_nb.clip import clip_fingerprint, local_tag_file
+        f = local_tag_file(self.model_name, self.cfg.pretrained or ('world' if self.cfg.model == 'world' else None))
+        if f is not None:   # the package's own weights (model 'world', or a tag such as excel-world-rn's 'world')
+            src = f'excel_nb/assets/{f.parent.name}/{f.name} (shipped)'
         else:
             src = self.cfg.pretrained or 'random initialisation (seed 0)'
             f = Path(self.cfg.pretrained).expanduser() if self.cfg.pretrained else None
         sha = hashlib.sha256(f.read_bytes()).hexdigest()[:12] if f is not None and f.is_file() else None
-        from excel_nb.clip import clip_fingerprint
         return {'model': self.model_name, 'weights': src, 'sha256': sha,
                 'fingerprint': clip_fingerprint(self._clip) if self._clip is not None else None}
 
@@ -486,9 +484,9 @@ class ExperimentRun:
         gen = self.data_root() if not self.cfg.root else None
         content, wroot = {}, gen if gen is not None else Path(self.cfg.root).expanduser()
         if self.kind == 'world':   # the data's own identity: equal for worlds cached (or made) by other code
-            from excel_nb.world import world_content_sha1, world_settings
-            meta = world_settings(wroot)   # None: not a folder written by make_world, no content to name
-            if meta is not None: content = {'content': meta.get('content') or world_content_sha1(wroot)}
+            from excel_nb.world import world_content
+            h = world_content(wroot)   # None: not a folder written by make_world, no content to name
+            if h is not None: content = {'content': h}
         return {'kind': self.kind, **({'world': self.world} if self.kind == 'world' else {}), **content,
                 'root': self.cfg.root or f'generated: {gen.parent.name if gen.name == "VOC2012" else gen.name}',
                 'split': self.cfg.split, 'n_images': self.limit if ds is None else min(len(ds), self.limit or len(ds)),

@@ -35,7 +35,7 @@ __all__ = ['WORLD_CLASSES', 'WORLD_BACKGROUNDS', 'WORLD2_CLASSES', 'WORLD2_BACKG
            'WORLD_CLIP_MODELS', 'WorldKind', 'world_kind', 'render_background', 'shape_parts', 'rasterize_shape',
            'WorldSample', 'sample_background', 'make_world_sample', 'folder_world', 'load_world_descriptions',
            'load_world_bg_words', 'make_caption', 'world_code_fingerprint', 'world_settings', 'same_world',
-           'world_content_sha1', 'make_world', 'load_world_dataset', 'overlay_mask', 'WorldTrainCfg',
+           'world_content_sha1', 'world_content', 'make_world', 'load_world_dataset', 'overlay_mask', 'WorldTrainCfg',
            'world_clip_files', 'world_train_cfg', 'WorldPool', 'make_world_pool', 'to_model_input', 'sample_crop',
            'crop_content', 'make_world_batch', 'world_clip_loss', 'text_features', 'encode_image_any',
            'evaluate_world_clip', 'train_world_clip', 'load_world_clip', 'cli_world']
@@ -498,6 +498,13 @@ def world_content_sha1(root:str|Path, # a folder written by make_world
         h.update(rel.encode() + b'\0'); h.update(files[rel].read_bytes())
     return h.hexdigest()[:16]
 
+def world_content(root:str|Path, # a folder
+                 ) -> str|None:
+    """The content hash of a world folder: the one its world.json records, computed (`world_content_sha1`) for a folder
+    from before worlds recorded it; None when `root` holds no world."""
+    meta = world_settings(root)
+    return None if meta is None else meta.get('content') or world_content_sha1(root)
+
 def make_world(root:str|Path, # folder to create (must not exist unless overwrite)
                n_train:int=200, # images in the train split
                n_val:int=100, # images in the val split
@@ -766,8 +773,9 @@ def evaluate_world_clip(model:nn.Module, # open_clip CLIP (e.g. load_world_clip(
     y = np.zeros(s.shape, bool)
     for i, m in enumerate(pool.metas):
         for o in m['objects']: y[i, WORLD_CLASSES.index(o['cls'])] = True
-    auc = {c: float(roc_auc_score(y[:, j], s[:, j])) for j, c in enumerate(WORLD_CLASSES) if 0 < y[:, j].sum() < len(y)}
-    auc_p = [float(roc_auc_score(y[:, j], p[:, j])) for j, c in enumerate(WORLD_CLASSES) if 0 < y[:, j].sum() < len(y)]
+    scored = [j for j in range(len(WORLD_CLASSES)) if 0 < y[:, j].sum() < len(y)]   # classes both present and absent
+    auc = {WORLD_CLASSES[j]: float(roc_auc_score(y[:, j], s[:, j])) for j in scored}
+    auc_p = [float(roc_auc_score(y[:, j], p[:, j])) for j in scored]
     order, k = np.argsort(-s, 1, kind='stable'), y.sum(1)
     topk = [y[i, order[i, :k[i]]].mean() for i in range(len(y)) if k[i]]
     return dict(images=len(y), mean_auc=float(np.mean(list(auc.values()))), mean_auc_softmax=float(np.mean(auc_p)), top1=float(y[np.arange(len(y)), order[:, 0]].mean()),
@@ -896,10 +904,10 @@ def cli_world(args:argparse.Namespace) -> int:
         settings = dict(n_train=args.n_train, n_val=args.n_val, seed=args.seed, size=args.size, world=args.world)
         if not args.overwrite and same_world(args.root, **settings):
             print(f'{args.root} already holds this world (same world, settings and code; content '
-                  f'{world_settings(args.root).get("content") or world_content_sha1(args.root)}): nothing to do'); return 0
+                  f'{world_content(args.root)}): nothing to do'); return 0
         root = make_world(args.root, **settings, overwrite=args.overwrite)
         print(f'wrote {args.n_train} train and {args.n_val} val images of {args.world} to {root} '
-              f'(content {world_settings(root)["content"]})')
+              f'(content {world_content(root)})')
     elif args.world_command == 'train-clip':
         from excel_nb.core import check_out_dir
         check_out_dir(args.out)   # a folder that cannot be written: one line now, not after the training
