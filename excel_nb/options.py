@@ -488,10 +488,12 @@ def cli_world_args(parser:argparse.ArgumentParser) -> None:
     p.add_argument('--overwrite', action='store_true', help='replace an existing world folder')
     p = sub.add_parser('train-clip', help='train the tiny world CLIP on CPU')
     p.add_argument('--out', required=True, help='folder for world_clip.safetensors and train_record.json')
-    p.add_argument('--minutes', type=positive_float, default=20.0, help='wall-time cap (default 20)')
+    p.add_argument('--minutes', type=positive_float, default=30.0,
+                   help='wall-time cap (default 30; a run stopped by it is flagged in its record and is not the recipe)')
     p.add_argument('--seed', type=nonneg_int, default=0)
     p.add_argument('--steps', type=positive_int, default=None, help="optimizer steps (default: the recipe's, WorldTrainCfg.steps)")
-    p.add_argument('--threads', type=positive_int, default=2, help='CPU threads (default 2; the record says how many)')
+    p.add_argument('--threads', type=positive_int, default=1,
+                   help='CPU threads (default 1; a run reproduces bit for bit on the same number; the record says how many)')
     p.add_argument('--model', default=WORLD_CLIP_NAMES[0], choices=WORLD_CLIP_NAMES,
                    help='which world CLIP: the ViT (the one every world command uses) or the ResNet (modified-ResNet '
                         'image tower as OpenAI RN50, for the cnn_backbone table); each has its own recipe (default '

@@ -606,10 +606,11 @@ def world_trained_head(iters:int=200, # training iterations (the world recipe's 
                        cache:str|Path|None=None, # folder of cached heads (default: excel_nb.report.cache_root()/figures)
                        progress:bool=False,
                       ):
-    "(ExCEL, trained head) in the world: a short LVC + decoder training, cached by CLIP weights and settings."
+    "(ExCEL, trained head) in the world: a short LVC + decoder training, cached by CLIP weights, settings and package code."
     import hashlib, json, shutil
     from dataclasses import replace
     from excel_nb.clip import clip_fingerprint
+    from excel_nb.core import code_fingerprint
     from excel_nb.report import cache_root
     from excel_nb.train import build_head, load_trained, train, train_preset
     from excel_nb.world import load_world_dataset, make_world
@@ -617,7 +618,8 @@ def world_trained_head(iters:int=200, # training iterations (the world recipe's 
     tc = replace(train_preset('world'), iters=iters, crop_size=crop, dynamic_from=int(iters * 0.467),
                  self_aff_from=int(iters * 0.8), warmup_iters=min(50, iters // 10), eval_every=0, save_every=0,
                  num_workers=0, seed=seed, val_split=None)
-    key = hashlib.sha1(json.dumps([clip_fingerprint(ex.clip), tc.to_dict(), n_train, size], sort_keys=True).encode()).hexdigest()[:12]
+    key = hashlib.sha1(json.dumps([clip_fingerprint(ex.clip), tc.to_dict(), n_train, size, code_fingerprint()],  # the code: world
+                                  sort_keys=True).encode()).hexdigest()[:12]                                # data and training
     d = Path(cache) if cache is not None else cache_root()/'figures'
     ck = d/f'world-head-{key}'/'final.pt'
     if not ck.is_file():

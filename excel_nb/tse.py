@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .core import COCO_CLASSES, VOC_CLASSES, DataError, ExcelError, atomic_write
+from .core import COCO_CLASSES, VOC_CLASSES, DataError, ExcelError, atomic_write, code_fingerprint
 
 # %% auto #0
 __all__ = ['TEMPLATE', 'CLASS_SYNONYMS', 'BG_WORDS_VOC', 'BG_WORDS_COCO', 'class_prompts', 'background_words', 'compute_n_drop',
@@ -166,7 +166,7 @@ class TextBank:
         c = self.cfg
         classes = hashlib.sha1('\n'.join(self.classes).encode()).hexdigest()[:8]  # whose sentences are clustered
         return '_'.join([model_fingerprint(self.model), descriptions_hash(self.desc or {}), f'cls{classes}', f'B{c.B}',
-                         f'seed{c.kmeans_seed}', f'ninit{c.n_init}'])
+                         f'seed{c.kmeans_seed}', f'ninit{c.n_init}', f'code{code_fingerprint()[:8]}'])  # the code that clusters
 
     def attributes(self) -> tuple[Tensor, Tensor]:
         "The D x B attribute centres and class x cluster occupancy, from the cache when present."

@@ -3,10 +3,19 @@
 and scored like the world CLIP (mean per-class AUC and top-1 on the same 500 held-out images, seed 0), so its curve
 is a ceiling for what contrastive training on captions can reach in the same number of steps.
 
-    .venv/bin/python tools/world_tower_ceiling.py --arch vit16 --res 128 --steps 600              # 2000 fixed images
-    .venv/bin/python tools/world_tower_ceiling.py --arch vit16 --res 128 --steps 500 --pool 1000 --fresh 48  # 48 new a step
-    .venv/bin/python tools/world_tower_ceiling.py --arch cnn --res 128 --steps 200
-    .venv/bin/python tools/world_tower_ceiling.py --arch vit8 --res 128 --steps 150 --pool 1000 --fresh 48  # 8 px patches
+    .venv/bin/python tools/world_tower_ceiling.py --arch vit16 --res 128 --steps 600 --recipe old              # 2000 fixed images
+    .venv/bin/python tools/world_tower_ceiling.py --arch vit16 --res 128 --steps 500 --pool 1000 --fresh 48 --recipe old  # 48 new a step
+    .venv/bin/python tools/world_tower_ceiling.py --arch cnn --res 128 --steps 200 --recipe old
+    .venv/bin/python tools/world_tower_ceiling.py --arch vit8 --res 128 --steps 150 --pool 1000 --fresh 48 --recipe old  # 8 px patches
+
+--recipe draws the images (training and held-out) from another scene recipe: a JSON object of excel_nb.world's recipe
+constants, or `old` for the world before 2026-11-30 (the four runs above were made with it, then the default):
+
+    --recipe '{"N_OBJECTS": [[1, 2, 3], [0.4, 0.35, 0.25]], "RADIUS": [0.14, 0.32], "CENTRE": [0.08, 0.92],
+               "MIN_VISIBLE": 0.4, "P_TYPICAL_COLOUR": 0.8, "P_TYPICAL_TEXTURE": 0.7}'
+
+--arch clip trains the world CLIP itself (excel_nb.world.train_world_clip, its shipped recipe with --steps steps,
+one thread) under that scene recipe and prints its probe curve and zero-shot figures on the 500 held-out images.
 
 Their output, with the commit and the load: reports/world_tower_ceiling.txt.
 
@@ -40,6 +49,31 @@ def tower(arch, res, n_out):
     return nn.Sequential(blk(3, 32), blk(32, 64), blk(64, 96), blk(96, 128), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
                          nn.Linear(128, n_out))
 
+OLD = {'N_OBJECTS': [[1, 2, 3], [0.4, 0.35, 0.25]], 'RADIUS': [0.14, 0.32], 'CENTRE': [0.08, 0.92], 'MIN_VISIBLE': 0.4,
+       'P_TYPICAL_COLOUR': 0.8, 'P_TYPICAL_TEXTURE': 0.7}
+RECIPE = ('N_OBJECTS', 'RADIUS', 'CENTRE', 'MIN_VISIBLE', 'P_TYPICAL_COLOUR', 'P_TYPICAL_TEXTURE')
+
+def set_recipe(spec:str) -> dict:
+    "Set excel_nb.world's scene-recipe constants from a JSON object; returns the recipe in force."
+    import json
+    import excel_nb.world as W
+    new = OLD if spec == 'old' else json.loads(spec) if spec else {}
+    unknown = set(new) - set(RECIPE)
+    if unknown: raise SystemExit(f'--recipe: unknown key(s) {sorted(unknown)}; known: {RECIPE}')
+    for k, v in new.items(): setattr(W, k, tuple(tuple(x) if isinstance(x, list) else x for x in v) if isinstance(v, list) else v)
+    return {k: getattr(W, k) for k in RECIPE}
+
+def train_clip(a):
+    "The world CLIP's own recipe for a.steps steps under the scene recipe in force."
+    import tempfile
+    from excel_nb.world import WorldTrainCfg, train_world_clip
+    with tempfile.TemporaryDirectory() as d:
+        r = train_world_clip(d, cfg=WorldTrainCfg(steps=a.steps), threads=a.threads, minutes=600, verbose=False)
+    for step, auc, top1 in r['probe_curve']: print(f'clip step {step}: probe (100 images) AUC {auc:.3f} top-1 {top1:.3f}')
+    z = r['zero_shot']
+    print(f"clip {r['steps_done']} steps in {r['seconds']:.0f} s: held-out AUC {z['mean_auc']:.3f} (softmax "
+          f"{z['mean_auc_softmax']:.3f}) top-1 {z['top1']:.3f}", flush=True)
+
 def main():
     from sklearn.metrics import roc_auc_score
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
@@ -47,7 +81,10 @@ def main():
     p.add_argument('--steps', type=int, default=600); p.add_argument('--batch', type=int, default=64)
     p.add_argument('--pool', type=int, default=2000); p.add_argument('--fresh', type=int, default=0)
     p.add_argument('--lr', type=float, default=1e-3); p.add_argument('--threads', type=int, default=1)
+    p.add_argument('--recipe', default='', help='scene recipe overrides (JSON), see above')
     a = p.parse_args()
+    print('scene recipe', set_recipe(a.recipe), flush=True)
+    if a.arch == 'clip': return train_clip(a)
     torch.set_num_threads(a.threads)
     t0 = time.time()
     rs = lambda ims: np.stack([cv2.resize(im, (a.res, a.res), interpolation=cv2.INTER_AREA) for im in ims])
