@@ -153,11 +153,12 @@ def load_clip(model_name:str='ViT-B-16', # open_clip model name, e.g. 'ViT-B-16'
     if str(pretrained) == RANDOM: pretrained = None
     if pretrained is not None and _looks_like_path(str(pretrained)):   # a package asset given by its path: its tag
         import excel_nb
-        for (m, tag), parts in LOCAL_TAGS.items():
+        for (m, tag), parts in LOCAL_TAGS.items():   # not local_tag_file: a missing asset is no error here
             if m == model_name and Path(pretrained).resolve() == Path(excel_nb.__file__).parent.joinpath('assets', *parts).resolve():
                 source['pretrained'] = tag
-    local = local_tag_file(model_name, pretrained) is not None
-    if local: pretrained = local_tag_file(model_name, pretrained)
+    asset = local_tag_file(model_name, pretrained)
+    local = asset is not None
+    if local: pretrained = asset
     if model_name not in open_clip.list_models():
         close = [m for m in open_clip.list_models() if model_name.lower().split('-')[0] in m.lower()][:8]
         raise ExcelError(f"unknown CLIP model name '{model_name}'. Some known names: {close or open_clip.list_models()[:8]}")

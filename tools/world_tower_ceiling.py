@@ -9,10 +9,8 @@ is a ceiling for what contrastive training on captions can reach in the same num
     .venv/bin/python tools/world_tower_ceiling.py --arch vit8 --res 128 --steps 150 --pool 1000 --fresh 48 --recipe old  # 8 px patches
 
 --recipe draws the images (training and held-out) from another scene recipe: a JSON object of excel_nb.world's recipe
-constants, or `old` for the world before 2026-11-30 (the four runs above were made with it, then the default):
-
-    --recipe '{"N_OBJECTS": [[1, 2, 3], [0.4, 0.35, 0.25]], "RADIUS": [0.14, 0.32], "CENTRE": [0.08, 0.92],
-               "MIN_VISIBLE": 0.4, "P_TYPICAL_COLOUR": 0.8, "P_TYPICAL_TEXTURE": 0.7}'
+constants (RECIPE below), or `old` for the world before 2026-11-30 (OLD below; the four runs above were made with it,
+then the default).
 
 --arch clip trains the world CLIP itself (excel_nb.world.train_world_clip, its shipped recipe with --steps steps,
 one thread) under that scene recipe and prints its probe curve and zero-shot figures on the 500 held-out images.
