@@ -20,7 +20,7 @@ from torch import Tensor, nn
 
 from .cam import compute_cam
 from .core import (MAX_INPUT_SIZE, DataError, ExcelError, MissingFileError, RunFolder, Timer, atomic_write,
-                           check_out_dir, code_fingerprint, default_threads, device_description, fraction, get_device,
+                           cache_root, check_out_dir, code_fingerprint, default_threads, device_description, fraction, get_device,
                            git_commit, nonneg_int, open_fraction, positive_float, positive_int, save_json, set_threads)
 from .data import (DATASET_KINDS, SegDataset, warn_empty_labels, denormalize, load_dataset, load_mask, preprocess, read_text,
                            resolve_input, save_label_png, validate_split)
@@ -433,11 +433,11 @@ def build_from_args(args:argparse.Namespace, dataset:SegDataset, kind:str) -> Ex
         if missing: raise ExcelError(f'the descriptions have no entry for classes {missing[:5]}')
     if args.bg_words == 'world' and own_world_file(dataset, 'background_words.txt') is not None:
         args.bg_words = str(own_world_file(dataset, 'background_words.txt'))   # recorded as the file it is
-    if args.cache_dir:   # the TSE bank cache: a folder that cannot be made is one line now, not after the clustering
-        try: Path(args.cache_dir).expanduser().mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise ExcelError(f'--cache-dir {args.cache_dir}: cannot create the TSE bank cache folder ({e.strerror})') from None
-    return ExCEL.build(dataset.classes, parse_words(args.bg_words), desc, cfg, args.device, args.cache_dir)
+    cache = Path(args.cache_dir).expanduser() if args.cache_dir else cache_root()/'banks'   # the TSE bank cache
+    try: cache.mkdir(parents=True, exist_ok=True)   # a folder that cannot be made is one line now, not after the clustering
+    except OSError as e:
+        raise ExcelError(f'--cache-dir {cache}: cannot create the TSE bank cache folder ({e.strerror})') from None
+    return ExCEL.build(dataset.classes, parse_words(args.bg_words), desc, cfg, args.device, cache)
 
 def load_data_from_args(args:argparse.Namespace, split:str|None) -> SegDataset:
     "The split named by --dataset/--root/--label-file (a folder dataset takes its labels file as `labels`)."

@@ -119,6 +119,10 @@ def _run_command(argv:list[str]) -> int:
         return 2
     debug = getattr(args, 'debug', False)
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[args.command]
+    name = args.command   # with its action where the command has them (`world eval-clip`): errors name both
+    for a in sub._actions:
+        if isinstance(a, argparse._SubParsersAction) and getattr(args, a.dest, None) in a.choices:
+            name = f'{name} {getattr(args, a.dest)}'; sub = a.choices[getattr(args, a.dest)]; break
     with warnings.catch_warnings():
         if not debug: warnings.showwarning = _one_line_warning
         try:
@@ -130,7 +134,7 @@ def _run_command(argv:list[str]) -> int:
             sys.stdout.flush()
             return rc
         except KeyboardInterrupt:
-            print(f'excel-nb {args.command}: interrupted', file=sys.stderr)
+            print(f'excel-nb {name}: interrupted', file=sys.stderr)
             return 130
         except Exception as e:
             if isinstance(e, BrokenPipeError) and _stdout_closed():   # the reader of our output has gone: nothing to say
@@ -138,7 +142,7 @@ def _run_command(argv:list[str]) -> int:
                 return 141   # as a shell reports a command ended by SIGPIPE
             msg = error_message(e, option_strings(sub))
             if msg is None or debug: raise
-            print(f'excel-nb {args.command}: error: {msg}', file=sys.stderr)
+            print(f'excel-nb {name}: error: {msg}', file=sys.stderr)
             return 2
 
 def main(argv:list[str]|None=None) -> int:

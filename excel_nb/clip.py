@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .core import ExcelError, WeightsError, check_state_dict
+from .core import ExcelError, WeightsError, check_state_dict, load_torch_file, torch_load_error
 
 # %% auto #0
 __all__ = ['TINY_MODELS', 'OPENAI_KEYS', 'LOCAL_TAGS', 'RANDOM', 'register_model_configs', 'resize_pos_embed', 'is_vit',
@@ -84,8 +84,8 @@ def load_state_dict_file(path:str|Path, # .pt / .pth / .bin (state dict or Torch
     "Read a CLIP checkpoint file into a plain state dict, with clear errors for missing or corrupt files."
     path = Path(path)
     if not path.exists():
-        raise WeightsError(f'CLIP weights file not found: {path}. Download the checkpoint on a machine with internet '
-                           '(e.g. OpenAI ViT-B-16.pt) and pass its path with --pretrained.')
+        raise WeightsError(f'CLIP weights file not found: {path} (for OpenAI\'s CLIP, download its checkpoint, e.g. '
+                           'ViT-B-16.pt, on a machine with internet and give that file)')
     try:
         if path.suffix == '.safetensors':
             from safetensors.torch import load_file
@@ -93,9 +93,10 @@ def load_state_dict_file(path:str|Path, # .pt / .pth / .bin (state dict or Torch
         elif _is_torchscript(path):
             sd = torch.jit.load(str(path), map_location='cpu').state_dict()
         else:
-            sd = torch.load(path, map_location='cpu', weights_only=True)
+            sd = load_torch_file(path, 'CLIP weights')
+    except ExcelError: raise
     except Exception as e:
-        raise WeightsError(f'cannot read CLIP weights {path}: {type(e).__name__}: {e}') from None
+        raise WeightsError(f'{path}: cannot read the CLIP weights: {torch_load_error(e)}') from None
     if isinstance(sd, dict) and 'state_dict' in sd: sd = sd['state_dict']
     if not isinstance(sd, dict): raise WeightsError(f'{path} holds a {type(sd).__name__}, not a state dict')
     sd = {k.removeprefix('module.'): v for k, v in sd.items()}

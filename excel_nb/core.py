@@ -27,8 +27,8 @@ __all__ = ['VOC_CLASSES', 'COCO_CLASSES', 'RUN_FORMAT', 'RUN_MODES', 'positive_i
            'open_fraction', 'MAX_INPUT_SIZE', 'input_size', 'ExcelError', 'DataError', 'MissingFileError',
            'WeightsError', 'seed_everything', 'atomic_write', 'save_json', 'load_json', 'source_text',
            'code_fingerprint', 'file_sha1', 'fingerprint_diff', 'check_out_dir', 'RunFolder', 'check_state_dict',
-           'load_yaml', 'get_device', 'asset_path', 'git_commit', 'device_description', 'default_threads',
-           'set_threads', 'env_positive_int', 'Timer']
+           'load_yaml', 'torch_load_error', 'load_torch_file', 'get_device', 'cache_root', 'asset_path', 'git_commit',
+           'device_description', 'default_threads', 'set_threads', 'env_positive_int', 'Timer']
 
 # %% ../nbs/00_core.ipynb #afcdb5bd
 class ExcelError(Exception):
@@ -341,6 +341,38 @@ def load_yaml(path:str|Path, # a YAML (or JSON) file holding a mapping
     if not isinstance(d, dict): raise DataError(f'{path}: expected a mapping of key: value, got {type(d).__name__}')
     return d
 
+def torch_load_error(e:BaseException) -> str:
+    """Why `torch.load(..., weights_only=True)` refused a file, in one line. PyTorch's own text advises loading with
+    `weights_only=False`, which would run whatever code the file carries; this names what was found instead."""
+    import re
+    msg = str(e)
+    if 'Weights only load failed' in msg:
+        g = re.search(r'Unsupported global: GLOBAL ([\w.]+)', msg)
+        if g: return (f'it holds a Python object ({g.group(1)}), not only tensors and plain data; such files are not '
+                      'loaded, since unpickling them could run any code')
+        return 'not a PyTorch file (its bytes are not a pickle PyTorch can read)'
+    if 'central directory' in msg or 'zip archive' in msg: return 'truncated or not a PyTorch file (a broken zip archive)'
+    if isinstance(e, EOFError) or type(e).__name__ == 'error' or 'invalid load key' in msg:   # struct.error, pickle's
+        return 'truncated or not a PyTorch file'
+    first = next((l.strip() for l in msg.splitlines() if l.strip()), '')
+    return f'{type(e).__name__}: {first[:200]}' if first else type(e).__name__
+
+def load_torch_file(path:str|Path, # a file written by torch.save
+                    what:str='file', # what it should be, for the error ('checkpoint', 'golden case', ...)
+                    error:type[ExcelError]=WeightsError, # the error raised when it cannot be read
+                    map_location:Any='cpu',
+                   ) -> Any:
+    """`torch.load` with `weights_only=True` (tensors and plain data only): MissingFileError when `path` is missing,
+    `error` naming the file and the reason (`torch_load_error`) when it cannot be read."""
+    import torch
+    path = Path(path)
+    if not path.is_file(): raise MissingFileError(f'{what} not found: {path}')
+    try: return torch.load(path, map_location=map_location, weights_only=True)
+    except MemoryError: raise
+    except Exception as e:   # torch.load raises many kinds (UnpicklingError, RuntimeError, EOFError, ...) for a bad file
+        raise error(f'{path}: cannot read the {what}: {torch_load_error(e)}') from None
+
+
 # %% ../nbs/00_core.ipynb #71fb4323
 def get_device(device:str|None=None, # 'cpu', 'cuda', 'cuda:1', or None for the best available
               ) -> torch.device:
@@ -354,6 +386,12 @@ def get_device(device:str|None=None, # 'cpu', 'cuda', 'cuda:1', or None for the 
         raise ExcelError(f"device '{device}' requested but CUDA is not available on this machine; use --device cpu")
     return dev
 
+
+def cache_root() -> Path:
+    """The one folder excel-nb caches into (generated worlds `data/`, TSE banks `banks/`, LLM answers `describe/`,
+    figure heads `figures/`): $EXCEL_NB_CACHE, else $XDG_CACHE_HOME/excel_nb, else ~/.cache/excel_nb."""
+    if os.environ.get('EXCEL_NB_CACHE', '').strip(): return Path(os.environ['EXCEL_NB_CACHE']).expanduser()
+    return Path(os.environ.get('XDG_CACHE_HOME', '').strip() or Path.home()/'.cache').expanduser()/'excel_nb'
 
 def asset_path(*parts:str) -> Path:
     "Path of a file shipped with the package under `excel_nb/assets/`."

@@ -519,8 +519,10 @@ class VOCDataset(SegDataset):
             names, source = build_train_aug(root, sbd_root), ' (built from the VOC and SBD lists)'
         else:
             if not lst.is_file():
+                there = sorted(p.stem for p in lst.parent.glob('*.txt')) if list_file is None else []
                 raise MissingFileError(f'split list not found: {lst} (split {split!r}); write that list (one name per '
-                                       'line) or use one of train, train_aug, val, trainval, test')
+                                       'line) or use ' + (f"one of the lists there: {', '.join(there)}" if there else
+                                                          'one of train, train_aug, val, trainval, test'))
             names, source = _read_list(lst, 'split list'), f' ({lst})'
         self.mask_dirs = [d for d in (root/'SegmentationClassAug', root/'SegmentationClass') if d.is_dir()]
         labels = load_labels(label_file, VOC_CLASSES) if label_file is not None else None

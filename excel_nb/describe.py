@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Callable, Protocol
 
 from .core import (COCO_CLASSES, VOC_CLASSES, DataError, ExcelError, MissingFileError, WeightsError,
-                           asset_path, check_out_dir, get_device, load_json, save_json)
+                           asset_path, cache_root, check_out_dir, get_device, load_json, save_json)
 from .data import read_json, read_text
 
 log = logging.getLogger('excel_nb.describe')
@@ -496,8 +496,7 @@ def write_descriptions(descriptions:dict[str, list[str]], # a description set
 # %% ../nbs/03a_describe.ipynb #743c48be
 def default_cache_dir() -> Path:
     "Where answers are cached unless --cache-dir says otherwise."
-    root = os.environ.get('EXCEL_NB_CACHE') or Path(os.environ.get('XDG_CACHE_HOME') or Path.home()/'.cache')/'excel_nb'
-    return Path(root)/'describe'
+    return cache_root()/'describe'
 
 def build_backend(args:argparse.Namespace) -> LLMBackend:
     "The backend the `describe` options ask for."

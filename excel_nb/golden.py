@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .core import DataError, MissingFileError, atomic_write
+from .core import DataError, MissingFileError, atomic_write, load_torch_file
 
 # %% auto #0
 __all__ = ['GOLDEN_KEYS', 'TRAIN_OUTPUTS', 'PACK_FORMAT', 'GOLDEN_CASES', 'case_keys', 'check_case', 'pack_case', 'unpack_case',
@@ -251,13 +251,9 @@ def load_case(path:str|Path, # a golden case: the reference's `.pt` file or its 
     if not path.is_file(): raise MissingFileError(f'golden case not found: {path}')
     try:
         with open(path, 'rb') as f: start = f.read(6)
-    except OSError as e: raise DataError(f'{path}: cannot read golden case ({e.strerror or e})') from None
+    except OSError as e: raise DataError(f'{path}: cannot read the golden case ({e.strerror or e})') from None
     if start == b'\xfd7zXZ\x00': case = unpack_case(path.read_bytes(), path)
-    else:
-        try: case = torch.load(path, map_location='cpu', weights_only=True)
-        except Exception as e:
-            msg = str(e).splitlines()[0] if str(e) else ''
-            raise DataError(f'{path}: cannot read golden case ({type(e).__name__}: {msg})') from None
+    else: case = load_torch_file(path, 'golden case', DataError)
     return check_case(case, path)
 
 def golden_dir() -> Path:

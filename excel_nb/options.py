@@ -82,7 +82,8 @@ def add_model_args(p:argparse.ArgumentParser) -> None:
     g.add_argument('--cam-mode', default='surgery', choices=['surgery', 'cosine'])
     g.add_argument('--caa-thre', type=open_fraction, default=None, help='CAA box threshold (default 0.79 VOC, 0.88 COCO)')
     g.add_argument('--par-iters', type=nonneg_int, default=20)
-    g.add_argument('--cache-dir', default=str(Path.home()/'.cache'/'excel_nb'), help='TSE bank cache')
+    g.add_argument('--cache-dir', default=None,
+                   help='TSE bank cache folder (default: banks/ in $EXCEL_NB_CACHE, else ~/.cache/excel_nb)')
 
 # %% ../nbs/01_data.ipynb #1bace7ba
 def cli_datacheck_args(p:argparse.ArgumentParser) -> None:
@@ -367,7 +368,7 @@ def cli_train_args(p:argparse.ArgumentParser) -> None:
     g.add_argument('--tensorboard', action='store_true', help='also write TensorBoard scalars (if installed)')
     add_model_args(p)
     add_resource_args(p)
-    t = p.add_argument_group('training settings (default: the preset)')
+    t = p.add_argument_group("training settings (default: the --preset's value; the voc preset's is shown)")
     for f in fields(TrainCfg):
         flag = '--' + f.name.replace('_', '-')
         if f.name in _OWN_FLAGS or flag in p._option_string_actions: continue
@@ -531,7 +532,7 @@ def cli_report_args(p:argparse.ArgumentParser) -> None:
                    help='override a parameter for every run (YAML-typed; repeatable), e.g. -p root=/data/VOC2012')
     p.add_argument('--force', action='store_true', help='re-run grid points that already have a metrics.json')
     p.add_argument('--allow-smoke', action='store_true', help='allow smoke runs (the table says so in its header)')
-    p.add_argument('--build-only', action='store_true', help='run nothing; build the table from finished runs')
+    p.add_argument('--build-only', action='store_true', help='run nothing; build the table from the finished runs, also those made by other code (the table names them)')
     p.add_argument('--reports', default=None, help='reports folder (default: <repo>/reports)')
     p.add_argument('--template', default=None, help='template notebook (default: nbs/<table>.ipynb)')
     p.add_argument('--kernel', default='python3', help='Jupyter kernel for the runs (default %(default)s)')

@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from .core import (COCO_CLASSES, VOC_CLASSES, DataError, ExcelError, MissingFileError, RunFolder, atomic_write,
+                           cache_root,
                            code_fingerprint, device_description, get_device, git_commit, load_json, load_yaml,
                            positive_int, save_json, seed_everything)
 from .options import WORLD_NAMES
@@ -34,12 +35,11 @@ from .options import WORLD_NAMES
 # %% auto #0
 __all__ = ['MIOU_UNIT', 'PSEUDO', 'CAM', 'SEG_SS', 'SEG_MS', 'SEG_CRF', 'TABLES', 'DATA_KINDS', 'SMOKE_IMAGES', 'SMOKE_WORLD',
            'FULL_WORLD', 'RESERVED', 'UNNAMED', 'N_BOOT', 'PaperNumber', 'TableSpec', 'paper_number', 'find_repo_root',
-           'package_repo_root', 'reports_root', 'cache_root', 'check', 'RunCfg', 'builtin_key', 'builtin_root',
-           'ExperimentRun', 'run_fingerprint', 'start_run', 'merge_params', 'parse_overrides', 'expand_grid',
-           'GridPoint', 'resolve_layers', 'grid_points', 'collect_records', 'summarise_records', 'render_markdown',
-           'axis_top', 'series_label', 'runs_text', 'num_text', 'plot_table', 'write_table', 'load_per_image',
-           'noise_summary', 'noise_markdown', 'find_template', 'template_parameters', 'run_table', 'stale_reports',
-           'cli_report']
+           'package_repo_root', 'reports_root', 'check', 'RunCfg', 'builtin_key', 'builtin_root', 'ExperimentRun',
+           'run_fingerprint', 'start_run', 'merge_params', 'parse_overrides', 'expand_grid', 'GridPoint',
+           'resolve_layers', 'grid_points', 'collect_records', 'summarise_records', 'render_markdown', 'axis_top',
+           'series_label', 'runs_text', 'num_text', 'plot_table', 'write_table', 'load_per_image', 'noise_summary',
+           'noise_markdown', 'find_template', 'template_parameters', 'run_table', 'stale_reports', 'cli_report']
 
 # %% ../nbs/16_report.ipynb #b4b83e6d
 @dataclass(frozen=True)
@@ -121,10 +121,6 @@ def reports_root(reports:str|Path|None=None) -> Path:
     if reports is not None: return Path(reports)
     root = find_repo_root()
     return (root or Path.cwd())/'reports'
-
-def cache_root() -> Path:
-    "Where generated data and TSE banks are cached (EXCEL_NB_CACHE, default ~/.cache/excel_nb)."
-    return Path(os.environ.get('EXCEL_NB_CACHE', Path.home()/'.cache'/'excel_nb')).expanduser()
 
 # %% ../nbs/16_report.ipynb #9deb8f60
 DATA_KINDS = ('world', 'fixture', 'voc', 'coco')
@@ -1009,6 +1005,8 @@ def run_table(table:str, # a name of TABLES
              ) -> dict:
     "Run a table's grid through papermill and build reports/tables/<table>.md|csv and reports/figures/<table>.png."
     if table not in TABLES: raise ExcelError(f"unknown table {table!r}; tables: {', '.join(TABLES)}")
+    if build_only and force:
+        raise ExcelError('--build-only runs nothing and --force re-runs finished points: give one of them')
     reports = reports_root(reports)
     nb = find_template(table, template)
     defaults = template_parameters(nb)
@@ -1026,7 +1024,7 @@ def run_table(table:str, # a name of TABLES
                          'tables refuse smoke runs. Set smoke: false in the parameter file, or pass --allow-smoke for a '
                          'marked test table')
     runs_dir = reports/'runs'/table
-    done, ran, skipped, failed, missing = [], [], [], [], []
+    done, ran, skipped, failed, missing, other_code = [], [], [], [], [], []
     import papermill as pm
     for i, p in enumerate(points):
         out = runs_dir/p.name
@@ -1040,8 +1038,10 @@ def run_table(table:str, # a name of TABLES
             if rec is None or rec.get('fingerprint', {}).get('code') != code_fingerprint():
                 why = ('has no run record (made before excel-nb kept them)' if rec is None else
                        f"was made by other excel_nb code ({rec.get('fingerprint', {}).get('code')}, now {code_fingerprint()})")
-                raise ExcelError(f'{out} holds a finished run that {why}: its numbers may not be what this code gives; '
-                                 'use --force to re-run it')
+                if not build_only:
+                    raise ExcelError(f'{out} holds a finished run that {why}: its numbers may not be what this code '
+                                     'gives; use --force to re-run it, or --build-only to build the table from it as it is')
+                other_code.append(f"{p.name} ({rec.get('fingerprint', {}).get('code') if rec else 'no run record'})")
             skipped.append(p.name); done.append(out); continue
         if build_only: missing.append(p.name); continue
         log(f'[{i + 1}/{len(points)}] {table}: {p.name}')
@@ -1059,14 +1059,22 @@ def run_table(table:str, # a name of TABLES
         if not mfile.exists(): failed.append((p.name, 'the notebook wrote no metrics.json')); continue
         ran.append(p.name); done.append(out)
         log(f'    done in {time.time() - t0:.1f} s')
-    res = {'runs': [str(d) for d in done], 'ran': ran, 'skipped': skipped, 'failed': failed, 'missing': missing}
+    res = {'runs': [str(d) for d in done], 'ran': ran, 'skipped': skipped, 'failed': failed, 'missing': missing,
+           'other_code': other_code}
     if not done:
-        raise ExcelError(f'{table}: no finished runs to build the table from' + (f'; failed: {failed}' if failed else ''))
+        held = sorted(d.name for d in runs_dir.glob('*') if (d/'metrics.json').is_file()) if runs_dir.is_dir() else []
+        hint = (f': none of its {len(points)} grid points ({", ".join(p.name for p in points[:3])}'
+                f'{", ..." if len(points) > 3 else ""}) has a finished run in {runs_dir}' +
+                (f'; it holds {", ".join(held[:3])}{", ..." if len(held) > 3 else ""} (made with other overrides, '
+                 'e.g. --threads 1?)' if held else '')) if build_only else ''
+        raise ExcelError(f'{table}: no finished runs to build the table from{hint}' + (f'; failed: {failed}' if failed else ''))
     is_smoke = any(p.smoke for p in points)
     tdir = runs_dir/'smoke-table' if is_smoke else reports/'tables'
     fdir = runs_dir/'smoke-table' if is_smoke else reports/'figures'
     notes = [f'{n} failed and is left out: {why}' for n, why in failed] + \
-            [f'grid point {n} has no finished run and is left out (built with --build-only)' for n in missing]
+            [f'grid point {n} has no finished run and is left out (built with --build-only)' for n in missing] + \
+            ([f"built with --build-only at excel_nb code {code_fingerprint()} from runs made by other code, not re-run: "
+              f"{', '.join(other_code)}; their numbers are that code's (git commits above)"] if other_code else [])
     res.update(write_table(table, done, tdir, fdir, allow_smoke, notes))
     log(f"{table}: {len(ran)} run, {len(skipped)} skipped, {len(failed)} failed -> {res['md']}")
     return res

@@ -603,7 +603,7 @@ def cam_map(cam, # P x C CAM tensor (or P x n) of one image
 
 def world_trained_head(iters:int=200, # training iterations (the world recipe's switch points scaled to them)
                        n_train:int=100, size:int=96, crop:int=128, seed:int=0,
-                       cache:str|Path|None=None, # folder of cached heads (default: excel_nb.report.cache_root()/figures)
+                       cache:str|Path|None=None, # folder of cached heads (default: excel_nb.core.cache_root()/figures)
                        progress:bool=False,
                       ):
     "(ExCEL, trained head) in the world: a short LVC + decoder training, cached by CLIP weights, settings and package code."
@@ -611,7 +611,7 @@ def world_trained_head(iters:int=200, # training iterations (the world recipe's 
     from dataclasses import replace
     from excel_nb.clip import clip_fingerprint
     from excel_nb.core import code_fingerprint
-    from excel_nb.report import cache_root
+    from excel_nb.core import cache_root
     from excel_nb.train import build_head, load_trained, train, train_preset
     from excel_nb.world import load_world_dataset, make_world
     ex = world_excel(image_size=crop)

@@ -11,12 +11,10 @@ import csv
 import hashlib
 import json
 import os
-import pickle
 import random
 import sys
 import time
 import warnings
-import zipfile
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
@@ -32,7 +30,7 @@ from .options import (SCHEDULE_FIELDS, TRAIN_PRESETS, TrainCfg, apply_overrides,
 from .clip import clip_fingerprint, describe_weights
 from .core import (DataError, ExcelError, MissingFileError, RunFolder, Timer, WeightsError, atomic_write,
                            check_out_dir, check_state_dict, code_fingerprint, device_description, fingerprint_diff, get_device, git_commit,
-                           load_yaml, positive_int, save_json, set_threads)
+                           load_torch_file, load_yaml, positive_int, save_json, set_threads)
 from .data import (DATASET_KINDS, SegDataset, TrainDataset, denormalize, normalize, preprocess, validate_split,
                            warn_empty_labels)
 from .decoder import (DecoderCfg, ExcelHead, OptimCfg, build_optimizer, compute_aff_loss,
@@ -395,11 +393,7 @@ def load_checkpoint(path:str|Path, # a checkpoint written by save_checkpoint
                    ) -> dict:
     "Read and validate a checkpoint; optionally load the head and the optimizer (strict, nothing partial)."
     path = Path(path)
-    if not path.is_file(): raise MissingFileError(f'checkpoint not found: {path}')
-    try: ckpt = torch.load(path, map_location=map_location, weights_only=True)
-    except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError, KeyError, OSError) as e:
-        raise WeightsError(f'{path}: cannot read the checkpoint (truncated or corrupt file?): '
-                           f'{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ""}') from None
+    ckpt = load_torch_file(path, 'checkpoint', map_location=map_location)   # one-line errors: missing, not torch, cut
     if not isinstance(ckpt, dict) or ckpt.get('format') != CKPT_FORMAT:
         fmt = ckpt.get('format') if isinstance(ckpt, dict) else type(ckpt).__name__
         raise WeightsError(f'{path}: not an excel-nb training checkpoint (format {fmt!r}, expected {CKPT_FORMAT!r})')

@@ -354,7 +354,7 @@ CASES = [
           'only applies to the class list it was trained on'], out='out'),
     Case('infer-truncated-checkpoint', infer_with(lambda tmp, ck: (
              ck.write_bytes(ck.read_bytes()[:2000]), ['--root', str(tmp/'data'/'VOC2012')])[1]),
-         ['{tmp}/final.pt: cannot read the checkpoint (truncated or corrupt file?)'], out='out'),
+         ['{tmp}/final.pt: cannot read the checkpoint: truncated or not a PyTorch file'], out='out'),
     Case('infer-scales-negative', infer_with(lambda tmp, ck: ['--root', str(tmp/'data'/'VOC2012'), '--scales', '1,-2']),
          ["--scales must be one or more numbers in (0, 8], got '1,-2'"], out='out'),
     Case('train-out-below-a-file', below_a_file(train_voc(lambda t, r: None)),
