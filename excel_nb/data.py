@@ -642,6 +642,10 @@ class FolderDataset(SegDataset):
             if p.stem in self.files: raise DataError(f'two images named {p.stem!r}: {self.files[p.stem].name}, {p.name}')
             self.files[p.stem] = p
         lst = _resolve(root, list_file) if list_file is not None else (root/f'{split}.txt' if split != 'all' else None)
+        if lst is not None and not lst.exists():   # name the lists that are there (the class list is none of them)
+            there = sorted(q.stem for q in lst.parent.glob('*.txt') if q.resolve() != Path(src).resolve())
+            raise MissingFileError(f'split list not found: {lst} (split {split!r})' +
+                                   (f"; lists there: {', '.join(there)}" if there else '; write it, one name per line'))
         names = _read_list(lst, 'split list') if lst is not None else list(self.files)
         if labels is None: labels = default_label_file(root)
         if masks is None and (root/'masks').is_dir(): masks = 'masks'
