@@ -16,10 +16,13 @@ $(STAMP): requirements.txt constraints.txt setup.py settings.ini
 	@echo "== setting up $(VENV) (first use, or the install recipe changed): a few minutes"
 	@test -x $(BIN)/python || { echo "   creating the virtual environment with $(PYTHON)"; $(PYTHON) -m venv $(VENV); }
 	@echo "   installing requirements.txt under constraints.txt (torch 2.14.1, open_clip 3.3, nbdev 2, pydensecrf2 builds ~30 s, ...)"
-	@$(BIN)/python -m pip install --progress-bar off -r requirements.txt -c constraints.txt 2>&1 \
-	  | grep -E "^(Collecting|Building wheel|Successfully installed|ERROR)" | sed -e 's/^/   /' || true
+	@$(BIN)/python -m pip install --progress-bar off -r requirements.txt -c constraints.txt 2>&1 | tee $(VENV)/pip.log \
+	  | grep --line-buffered -E "^(Collecting|Building wheel|Successfully installed|ERROR)" | sed -u -e 's/^/   /'; \
+	  rc=$${PIPESTATUS[0]}; if [ $$rc -ne 0 ]; then echo "== pip failed (exit $$rc; whole log: $(VENV)/pip.log): nothing else is installed." \
+	    "'No space left on device' means the disk is full: .venv needs about 6 GB."; exit 1; fi
 	@echo "   installing excel_nb itself (editable)"
-	@$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e . 2>&1 | grep -v "^WARNING: Location" || true
+	@$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e . > $(VENV)/pip-self.log 2>&1 \
+	  || { grep -v "^WARNING: Location" $(VENV)/pip-self.log | sed -e 's/^/   /'; echo "== installing excel_nb failed"; exit 1; }
 	@$(BIN)/python -c "import torch, open_clip, nbdev, excel_nb, pydensecrf, sklearn, papermill" \
 	  && echo "== $(VENV) ready: torch, open_clip, nbdev, excel_nb, pydensecrf, sklearn, papermill import"
 	@touch $(STAMP)

@@ -354,8 +354,8 @@ def torch_load_error(e:BaseException) -> str:
     if 'central directory' in msg or 'zip archive' in msg: return 'truncated or not a PyTorch file (a broken zip archive)'
     if isinstance(e, EOFError) or type(e).__name__ == 'error' or 'invalid load key' in msg:   # struct.error, pickle's
         return 'truncated or not a PyTorch file'
-    first = next((l.strip() for l in msg.splitlines() if l.strip()), '')
-    return f'{type(e).__name__}: {first[:200]}' if first else type(e).__name__
+    first = next((l.strip() for l in msg.splitlines() if l.strip()), '')   # anything else torch.load trips on
+    return f"not a PyTorch file, or a damaged one ({type(e).__name__}{': ' + first[:160] if first else ''})"
 
 def load_torch_file(path:str|Path, # a file written by torch.save
                     what:str='file', # what it should be, for the error ('checkpoint', 'golden case', ...)
@@ -367,6 +367,12 @@ def load_torch_file(path:str|Path, # a file written by torch.save
     import torch
     path = Path(path)
     if not path.is_file(): raise MissingFileError(f'{what} not found: {path}')
+    try:
+        with open(path, 'rb') as f: head = f.read(4)
+    except OSError as e: raise error(f'{path}: cannot read the {what} ({e.strerror or e})') from None
+    if not (head.startswith(b'PK') or head[:1] == b'\x80'):   # torch.save writes a zip archive (a pickle before 1.6)
+        raise error(f'{path}: cannot read the {what}: not a PyTorch file (it starts with {head!r}; torch.save writes a '
+                    'zip archive)')
     try: return torch.load(path, map_location=map_location, weights_only=True)
     except MemoryError: raise
     except Exception as e:   # torch.load raises many kinds (UnpicklingError, RuntimeError, EOFError, ...) for a bad file

@@ -1073,8 +1073,9 @@ def run_table(table:str, # a name of TABLES
     fdir = runs_dir/'smoke-table' if is_smoke else reports/'figures'
     notes = [f'{n} failed and is left out: {why}' for n, why in failed] + \
             [f'grid point {n} has no finished run and is left out (built with --build-only)' for n in missing] + \
-            ([f"built with --build-only at excel_nb code {code_fingerprint()} from runs made by other code, not re-run: "
-              f"{', '.join(other_code)}; their numbers are that code's (git commits above)"] if other_code else [])
+            ([f"built with --build-only, nothing re-run: {', '.join(other_code)} were made by another version of "
+              f"excel_nb (its code fingerprint in brackets; this one is {code_fingerprint()}): their numbers are that "
+              "version's, whose git commits the provenance lists"] if other_code else [])
     res.update(write_table(table, done, tdir, fdir, allow_smoke, notes))
     log(f"{table}: {len(ran)} run, {len(skipped)} skipped, {len(failed)} failed -> {res['md']}")
     return res

@@ -396,7 +396,8 @@ def load_checkpoint(path:str|Path, # a checkpoint written by save_checkpoint
     ckpt = load_torch_file(path, 'checkpoint', map_location=map_location)   # one-line errors: missing, not torch, cut
     if not isinstance(ckpt, dict) or ckpt.get('format') != CKPT_FORMAT:
         fmt = ckpt.get('format') if isinstance(ckpt, dict) else type(ckpt).__name__
-        raise WeightsError(f'{path}: not an excel-nb training checkpoint (format {fmt!r}, expected {CKPT_FORMAT!r})')
+        raise WeightsError(f'{path}: not an excel-nb training checkpoint (format {fmt!r}, expected {CKPT_FORMAT!r}); '
+                           'give the final.pt or last.pt that `excel-nb train` wrote')
     missing = [k for k in CKPT_KEYS if k not in ckpt]
     if missing: raise WeightsError(f'{path}: checkpoint lacks {missing}')
     if head is not None: check_state_dict(_unwrap(head), ckpt['head'], str(path))
