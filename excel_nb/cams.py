@@ -436,7 +436,8 @@ def build_from_args(args:argparse.Namespace, dataset:SegDataset, kind:str) -> Ex
     cache = Path(args.cache_dir).expanduser() if args.cache_dir else cache_root()/'banks'   # the TSE bank cache
     try: cache.mkdir(parents=True, exist_ok=True)   # a folder that cannot be made is one line now, not after the clustering
     except OSError as e:
-        raise ExcelError(f'--cache-dir {cache}: cannot create the TSE bank cache folder ({e.strerror})') from None
+        raise ExcelError(f'{"--cache-dir " if args.cache_dir else ""}{cache}: cannot create the TSE bank cache folder '
+                         f'({e.strerror})') from None
     return ExCEL.build(dataset.classes, parse_words(args.bg_words), desc, cfg, args.device, cache)
 
 def load_data_from_args(args:argparse.Namespace, split:str|None) -> SegDataset:

@@ -164,10 +164,10 @@ def load_clip(model_name:str='ViT-B-16', # open_clip model name, e.g. 'ViT-B-16'
         close = [m for m in open_clip.list_models() if model_name.lower().split('-')[0] in m.lower()][:8]
         raise ExcelError(f"unknown CLIP model name '{model_name}'. Some known names: {close or open_clip.list_models()[:8]}")
     path = Path(pretrained) if pretrained is not None and (isinstance(pretrained, Path) or _looks_like_path(str(pretrained))) else None
-    if path is not None and not path.exists() and any(m == model_name for m, _ in LOCAL_TAGS):
-        tag = next(t for m, t in LOCAL_TAGS if m == model_name)   # a shipped model: its file is no download
+    own_tag = next((t for m, t in LOCAL_TAGS if m == model_name), None)   # a shipped model: its file is no download
+    if path is not None and not path.exists() and own_tag is not None:
         raise WeightsError(f"CLIP weights file not found: {path} ({model_name}'s own weights ship with excel_nb: "
-                           f"leave the weights option out, or give the tag '{tag}')")
+                           f"leave the weights option out, or give the tag '{own_tag}')")
     sd, openai_layout = load_state_dict_file(path, with_layout=True) if path is not None else (None, False)
     name_quick = bool(open_clip.get_model_config(model_name).get('quick_gelu', False))
     if quick_gelu is None:

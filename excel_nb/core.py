@@ -344,7 +344,7 @@ def load_yaml(path:str|Path, # a YAML (or JSON) file holding a mapping
 def torch_load_error(e:BaseException) -> str:
     """Why `torch.load(..., weights_only=True)` refused a file, in one line. PyTorch's own text advises loading with
     `weights_only=False`, which would run whatever code the file carries; this names what was found instead."""
-    import re
+    import re, struct
     msg = str(e)
     if 'Weights only load failed' in msg:
         g = re.search(r'Unsupported global: GLOBAL ([\w.]+)', msg)
@@ -352,7 +352,7 @@ def torch_load_error(e:BaseException) -> str:
                       'loaded, since unpickling them could run any code')
         return 'not a PyTorch file (its bytes are not a pickle PyTorch can read)'
     if 'central directory' in msg or 'zip archive' in msg: return 'truncated or not a PyTorch file (a broken zip archive)'
-    if isinstance(e, EOFError) or type(e).__name__ == 'error' or 'invalid load key' in msg:   # struct.error, pickle's
+    if isinstance(e, (EOFError, struct.error)) or 'invalid load key' in msg:   # cut short, or pickle's own complaint
         return 'truncated or not a PyTorch file'
     first = next((l.strip() for l in msg.splitlines() if l.strip()), '')   # anything else torch.load trips on
     return f"not a PyTorch file, or a damaged one ({type(e).__name__}{': ' + first[:160] if first else ''})"

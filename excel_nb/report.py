@@ -1035,13 +1035,14 @@ def run_table(table:str, # a name of TABLES
             if diff: raise ExcelError(f'{out} holds a finished run with other parameters ({"; ".join(diff)}); '
                                       'use --force to re-run it or change the run name')
             rec = load_json(out/'run.json') if (out/'run.json').exists() else None
-            if rec is None or rec.get('fingerprint', {}).get('code') != code_fingerprint():
+            old_code = rec.get('fingerprint', {}).get('code') if rec is not None else None
+            if rec is None or old_code != code_fingerprint():
                 why = ('has no run record (made before excel-nb kept them)' if rec is None else
-                       f"was made by other excel_nb code ({rec.get('fingerprint', {}).get('code')}, now {code_fingerprint()})")
+                       f"was made by other excel_nb code ({old_code}, now {code_fingerprint()})")
                 if not build_only:
                     raise ExcelError(f'{out} holds a finished run that {why}: its numbers may not be what this code '
                                      'gives; use --force to re-run it, or --build-only to build the table from it as it is')
-                other_code.append(f"{p.name} ({rec.get('fingerprint', {}).get('code') if rec else 'no run record'})")
+                other_code.append(f"{p.name} ({old_code if rec is not None else 'no run record'})")
             skipped.append(p.name); done.append(out); continue
         if build_only: missing.append(p.name); continue
         log(f'[{i + 1}/{len(points)}] {table}: {p.name}')

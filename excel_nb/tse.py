@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .core import COCO_CLASSES, VOC_CLASSES, DataError, ExcelError, atomic_write, code_fingerprint
+from .core import COCO_CLASSES, VOC_CLASSES, DataError, ExcelError, atomic_write, code_fingerprint, load_torch_file
 
 # %% auto #0
 __all__ = ['TEMPLATE', 'CLASS_SYNONYMS', 'BG_WORDS_VOC', 'BG_WORDS_COCO', 'class_prompts', 'background_words', 'compute_n_drop',
@@ -172,7 +172,7 @@ class TextBank:
         "The D x B attribute centres and class x cluster occupancy, from the cache when present."
         path = self.cache_dir/f'bank_{self.cache_key()}.pt' if self.cache_dir else None
         if path is not None and path.exists():
-            d = torch.load(path, weights_only=True)
+            d = load_torch_file(path, 'TSE bank cache (delete it to rebuild)', DataError)
             return d['A'], d['occupancy']
         sents, owner = flatten_descriptions(self.desc, self.classes)
         A, occ = cluster_attributes(self._encode(sents), self.cfg.B, owner, len(self.classes),
