@@ -366,13 +366,14 @@ def load_torch_file(path:str|Path, # a file written by torch.save
     `error` naming the file and the reason (`torch_load_error`) when it cannot be read."""
     import torch
     path = Path(path)
+    if path.is_dir(): raise error(f'{path}: expected a {what} file, found a folder')
     if not path.is_file(): raise MissingFileError(f'{what} not found: {path}')
     try:
         with open(path, 'rb') as f: head = f.read(4)
     except OSError as e: raise error(f'{path}: cannot read the {what} ({e.strerror or e})') from None
     if not (head.startswith(b'PK') or head[:1] == b'\x80'):   # torch.save writes a zip archive (a pickle before 1.6)
-        raise error(f'{path}: cannot read the {what}: not a PyTorch file (it starts with {head!r}; torch.save writes a '
-                    'zip archive)')
+        raise error(f'{path}: cannot read the {what}: ' + ('the file is empty' if not head else
+                    f'not a PyTorch file (it starts with {head!r}; torch.save writes a zip archive)'))
     try: return torch.load(path, map_location=map_location, weights_only=True)
     except MemoryError: raise
     except Exception as e:   # torch.load raises many kinds (UnpicklingError, RuntimeError, EOFError, ...) for a bad file

@@ -645,7 +645,8 @@ class FolderDataset(SegDataset):
         if lst is not None and not lst.exists():   # name the lists that are there (the class list is none of them)
             there = sorted(q.stem for q in lst.parent.glob('*.txt') if q.resolve() != Path(src).resolve())
             raise MissingFileError(f'split list not found: {lst} (split {split!r})' +
-                                   (f"; lists there: {', '.join(there)}" if there else '; write it, one name per line'))
+                                   (f"; lists there: {', '.join(there)}" if there else
+                                    "; write it, one name per line, or use split 'all' (every image)"))
         names = _read_list(lst, 'split list') if lst is not None else list(self.files)
         if labels is None: labels = default_label_file(root)
         if masks is None and (root/'masks').is_dir(): masks = 'masks'

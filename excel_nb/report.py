@@ -992,6 +992,12 @@ def _same_kind(default, value) -> bool:
     "Whether `value` may stand for a template parameter whose default is `default` (None defaults take anything)."
     return default is None or value is None or _kind(default) == _kind(value)
 
+def _group_by_code(pairs:Sequence[tuple[str, str]]) -> list[tuple[str, list[str]]]:
+    "(run name, code fingerprint) pairs grouped by fingerprint, in first-seen order."
+    out = {}
+    for n, c in pairs: out.setdefault(c, []).append(n)
+    return list(out.items())
+
 def run_table(table:str, # a name of TABLES
               params:Sequence[str]=('builtin',), # parameter layers after base.yaml (names or paths)
               overrides:Mapping[str, Any]|None=None, # applied last, to every point
@@ -1042,7 +1048,7 @@ def run_table(table:str, # a name of TABLES
                 if not build_only:
                     raise ExcelError(f'{out} holds a finished run that {why}: its numbers may not be what this code '
                                      'gives; use --force to re-run it, or --build-only to build the table from it as it is')
-                other_code.append(f"{p.name} ({old_code if rec is not None else 'no run record'})")
+                other_code.append((p.name, old_code if rec is not None else 'no run record'))
             skipped.append(p.name); done.append(out); continue
         if build_only: missing.append(p.name); continue
         log(f'[{i + 1}/{len(points)}] {table}: {p.name}')
@@ -1061,7 +1067,7 @@ def run_table(table:str, # a name of TABLES
         ran.append(p.name); done.append(out)
         log(f'    done in {time.time() - t0:.1f} s')
     res = {'runs': [str(d) for d in done], 'ran': ran, 'skipped': skipped, 'failed': failed, 'missing': missing,
-           'other_code': other_code}
+           'other_code': [f'{n} ({c})' for n, c in other_code]}
     if not done:
         held = sorted(d.name for d in runs_dir.glob('*') if (d/'metrics.json').is_file()) if runs_dir.is_dir() else []
         hint = (f': none of its {len(points)} grid points ({", ".join(p.name for p in points[:3])}'
@@ -1074,9 +1080,11 @@ def run_table(table:str, # a name of TABLES
     fdir = runs_dir/'smoke-table' if is_smoke else reports/'figures'
     notes = [f'{n} failed and is left out: {why}' for n, why in failed] + \
             [f'grid point {n} has no finished run and is left out (built with --build-only)' for n in missing] + \
-            ([f"built with --build-only, nothing re-run: {', '.join(other_code)} were made by another version of "
-              f"excel_nb (its code fingerprint in brackets; this one is {code_fingerprint()}): their numbers are that "
-              "version's, whose git commits the provenance lists"] if other_code else [])
+            [f"built with --build-only, nothing re-run: {len(ns)} of its runs ({', '.join(ns[:3])}"
+             f"{', ...' if len(ns) > 3 else ''}) {'were' if len(ns) > 1 else 'was'} made by another version of excel_nb (code fingerprint {c}; this "
+             f"one is {code_fingerprint()}), so their numbers are that version's, made at the git commits of the "
+             "provenance table above; run the table without --build-only for this version's"
+             for c, ns in _group_by_code(other_code)]
     res.update(write_table(table, done, tdir, fdir, allow_smoke, notes))
     log(f"{table}: {len(ran)} run, {len(skipped)} skipped, {len(failed)} failed -> {res['md']}")
     return res
